@@ -1,0 +1,2 @@
+from .optimizers import *  # noqa
+from .schedulers import *  # noqa

@@ -1,0 +1,3 @@
+from .albef_optim_constructor import ALBEFOptimWrapperConstructor
+
+__all__ = ['ALBEFOptimWrapperConstructor']

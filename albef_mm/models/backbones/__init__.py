@@ -1,0 +1,4 @@
+from .bert_text import BertEmbeddings, BertTextEncoder
+from .vit import ALBEFViT
+
+__all__ = ['ALBEFViT', 'BertEmbeddings', 'BertTextEncoder']

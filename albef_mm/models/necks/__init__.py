@@ -1,0 +1,3 @@
+from .fusion_encoder import FusionEncoder
+
+__all__ = ['FusionEncoder']

@@ -1,0 +1,3 @@
+from .albef_lr import ALBEFStepWarmupCosineLR
+
+__all__ = ['ALBEFStepWarmupCosineLR']

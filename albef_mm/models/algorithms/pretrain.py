@@ -1,0 +1,181 @@
+"""ALBEF pre-training: ITC + ITM (hard negatives) + MLM, with momentum
+distillation (spec §2.1)."""
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from albef_mm.registry import MODELS
+from albef_mm.structures import DataSample
+from .base import ALBEFBase
+
+
+@MODELS.register_module()
+class ALBEFPretrain(ALBEFBase):
+    """The pre-training model (original ``models/model_pretrain.py``).
+
+    One training step (``mode='loss'``): ViT and text encoder → ITC against
+    momentum features + queue → ITM on ``3B`` fused pairs with negatives
+    sampled from the ITC similarities → MLM on a masked copy of the text,
+    distilled from the momentum branch. Returns ``loss_itc``, ``loss_itm``,
+    ``loss_mlm``. The EMA update, the enqueue and the ``alpha`` ramp are
+    done by ``MomentumUpdateHook``, ``QueueUpdateHook`` and
+    ``AlphaWarmupHook``; a training run without them fails on the first
+    step (and at build time with :class:`ALBEFRunner`).
+
+    Args:
+        vision_backbone (dict): ``ALBEFViT`` config.
+        text_backbone (dict): ``BertTextEncoder`` config.
+        neck (dict): ``FusionEncoder`` config.
+        itc_head (dict): ``ITCHead`` config.
+        itm_head (dict): ``ITMHead`` config.
+        mlm_head (dict): ``MLMHead`` config (decoder tied to the word
+            embeddings).
+        momentum (float): EMA coefficient (0.995).
+        alpha (float): Distillation weight after warm-up (0.4).
+        pretrained_text (str, optional): HF BERT weights for text backbone,
+            neck and MLM head.
+        data_preprocessor (dict, optional): Preprocessor config.
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    momentum_modules = ('vision_backbone', 'text_backbone', 'neck',
+                        'mlm_head')
+    required_train_hooks = ('MomentumUpdateHook', 'QueueUpdateHook',
+                            'AlphaWarmupHook')
+
+    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
+                 itc_head: dict, itm_head: dict, mlm_head: dict,
+                 momentum: float = 0.995, alpha: float = 0.4,
+                 pretrained_text: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(vision_backbone, text_backbone, neck, momentum,
+                         alpha, pretrained_text, data_preprocessor, init_cfg)
+        self.itc_head = MODELS.build(itc_head)
+        self.itm_head = MODELS.build(itm_head)
+        self.mlm_head = MODELS.build(mlm_head)
+        self.mlm_head.tie_weights(self.text_backbone.embeddings.word_embeddings)
+        self.build_momentum_branch()
+        self.mlm_head_m.tie_weights(
+            self.text_backbone_m.embeddings.word_embeddings)
+        # Set to a dict to collect intermediate tensors of ``loss`` (parity
+        # checks, debugging); None in normal runs.
+        self.intermediates: Optional[dict] = None
+
+    def forward(self, images: torch.Tensor,
+                text_ids: Optional[torch.Tensor] = None,
+                text_mask: Optional[torch.Tensor] = None,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(images, text_ids, text_mask)
+        if mode == 'predict':
+            return self.predict(images, text_ids, text_mask, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(images, text_ids, text_mask)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
+                         f'{mode!r}')
+
+    def _record(self, **tensors) -> None:
+        if self.intermediates is not None:
+            self.intermediates.update(tensors)
+
+    def fuse(self, text_embeds, text_mask, image_embeds, momentum=False):
+        neck = self.neck_m if momentum else self.neck
+        return neck(text_embeds, text_mask, image_embeds)
+
+    def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
+             text_mask: torch.Tensor,
+             forced_draws: Optional[dict] = None) -> Dict[str, torch.Tensor]:
+        """The three pre-training losses of one batch.
+
+        Args:
+            images: Normalised images ``[B, 3, H, W]``.
+            text_ids, text_mask: Tokenised captions ``[B, L]``.
+            forced_draws: Replace the random draws (parity checks):
+                ``neg_image_idx``/``neg_text_idx`` ``[B]`` and
+                ``mlm_input_ids``/``mlm_labels`` ``[B, L]``.
+        """
+        forced = forced_draws or {}
+        alpha = self.alpha
+        self.itc_head.clamp_temperature()
+        image_embeds = self.vision_backbone(images)
+        image_feat = self.itc_head.image_feat(image_embeds[:, 0])
+        text_embeds = self.text_backbone(text_ids, text_mask)
+        text_feat = self.itc_head.text_feat(text_embeds[:, 0])
+
+        with torch.no_grad():
+            image_embeds_m = self.vision_backbone_m(images)
+            image_feat_m = self.itc_head.image_feat(image_embeds_m[:, 0],
+                                                    momentum=True)
+            text_embeds_m = self.text_backbone_m(text_ids, text_mask)
+            text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
+                                                  momentum=True)
+        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
+                                 text_feat_m, alpha)
+        self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
+                               None)
+
+        # ITM: positives and both kinds of hard negatives in one fused pass
+        # of 3B rows, ordered as the original's labels.
+        if 'neg_image_idx' in forced:
+            neg_image = forced['neg_image_idx'].to(images.device)
+            neg_text = forced['neg_text_idx'].to(images.device)
+        else:
+            neg_image, neg_text = self.itm_head.sample_negatives(
+                itc['sim_i2t'], itc['sim_t2i'])
+        fused = self.fuse(
+            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
+            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
+            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
+        itm_logits = self.itm_head(fused[:, 0])
+        loss_itm = self.itm_head.loss(itm_logits)
+
+        # MLM with distillation from the momentum branch.
+        if 'mlm_input_ids' in forced:
+            mlm_ids = forced['mlm_input_ids'].to(text_ids.device)
+            mlm_labels = forced['mlm_labels'].to(text_ids.device)
+        else:
+            mlm_ids, mlm_labels = self.mlm_head.mask_tokens(text_ids)
+        with torch.no_grad():
+            logits_m = self.mlm_head_m(self.fuse(
+                self.text_backbone_m(mlm_ids, text_mask), text_mask,
+                image_embeds_m, momentum=True))
+        mlm_logits = self.mlm_head(self.fuse(
+            self.text_backbone(mlm_ids, text_mask), text_mask, image_embeds))
+        loss_mlm = self.mlm_head.loss(mlm_logits, mlm_labels,
+                                      F.softmax(logits_m, dim=-1), alpha)
+
+        self._record(
+            image_embeds=image_embeds, text_embeds=text_embeds,
+            image_feat=image_feat, text_feat=text_feat,
+            image_feat_m=image_feat_m, text_feat_m=text_feat_m,
+            sim_i2t=itc['sim_i2t'], sim_t2i=itc['sim_t2i'],
+            sim_i2t_targets=itc['targets_i2t'],
+            sim_t2i_targets=itc['targets_t2i'], neg_image_idx=neg_image,
+            neg_text_idx=neg_text, itm_fused=fused, itm_logits=itm_logits,
+            mlm_input_ids=mlm_ids, mlm_labels=mlm_labels, logits_m=logits_m,
+            mlm_logits=mlm_logits)
+        return dict(loss_itc=itc['loss_itc'], loss_itm=loss_itm,
+                    loss_mlm=loss_mlm)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, text_ids: torch.Tensor,
+                text_mask: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        """Per pair: normalised ITC features, their similarity and the ITM
+        match probability of (image b, text b)."""
+        feats = self.extract_feat(images, text_ids, text_mask, 'multimodal')
+        itm = F.softmax(self.itm_head(feats['multimodal_embeds'][:, 0]),
+                        dim=-1)[:, 1]
+        sim = (feats['image_feat'] * feats['text_feat']).sum(-1)
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(images.size(0))]
+        for i, sample in enumerate(data_samples):
+            sample.image_feat = feats['image_feat'][i]
+            sample.text_feat = feats['text_feat'][i]
+            sample.itc_sim = sim[i]
+            sample.itm_score = itm[i]
+        return data_samples

@@ -1,0 +1,110 @@
+"""Shared pieces of the parity checks against the original-code fixtures
+(``shared/oracle``): model configs from a fixture, comparison, report."""
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import torch
+
+# Tolerance of the parity contract: |a - b| <= ATOL + RTOL * |b|.
+ATOL = 1e-5
+RTOL = 1e-5
+
+
+class UnsupportedFixture(Exception):
+    """A task or part the parity tool cannot check yet."""
+
+
+@dataclass
+class Check:
+    """One compared output."""
+    name: str
+    shape: tuple
+    max_abs: float
+    max_rel: float
+    ok: bool
+    note: str = ''
+
+
+def compare(name: str, actual, expected, atol: float = ATOL,
+            rtol: float = RTOL) -> Check:
+    """Elementwise ``|a - b| <= atol + rtol * |b|`` in float32 (exact
+    equality for integer and bool tensors)."""
+    expected = torch.as_tensor(expected)
+    actual = torch.as_tensor(actual).detach().cpu()
+    if actual.shape != expected.shape:
+        return Check(name, tuple(expected.shape), float('inf'), float('inf'),
+                     False, f'shape {tuple(actual.shape)} != '
+                     f'{tuple(expected.shape)}')
+    if not expected.is_floating_point():
+        diff = (actual.long() != expected.long())
+        n = int(diff.sum())
+        return Check(name, tuple(expected.shape), float(n), float(n), n == 0,
+                     f'{n} elements differ' if n else '')
+    a, b = actual.float(), expected.float()
+    err = (a - b).abs()
+    rel = err / b.abs().clamp(min=1e-12)
+    ok = bool((err <= atol + rtol * b.abs()).all())
+    return Check(name, tuple(expected.shape),
+                 float(err.max()) if err.numel() else 0.0,
+                 float(rel.max()) if rel.numel() else 0.0, ok)
+
+
+def bert_kwargs(bert_config: dict, num_layers: int) -> dict:
+    """Keyword arguments shared by text backbone and neck from a HF/xbert
+    ``config_bert.json`` dict."""
+    if bert_config.get('hidden_act', 'gelu') != 'gelu':
+        raise UnsupportedFixture(
+            f"hidden_act {bert_config['hidden_act']!r} (only exact gelu)")
+    return dict(hidden_size=bert_config['hidden_size'], num_layers=num_layers,
+                num_heads=bert_config['num_attention_heads'],
+                intermediate_size=bert_config['intermediate_size'],
+                layer_norm_eps=bert_config['layer_norm_eps'],
+                hidden_dropout=bert_config['hidden_dropout_prob'],
+                attn_dropout=bert_config['attention_probs_dropout_prob'])
+
+
+def text_backbone_cfg(bert_config: dict, num_layers: int) -> dict:
+    return dict(type='BertTextEncoder',
+                vocab_size=bert_config['vocab_size'],
+                max_position_embeddings=bert_config[
+                    'max_position_embeddings'],
+                type_vocab_size=bert_config['type_vocab_size'],
+                pad_token_id=bert_config.get('pad_token_id', 0),
+                **bert_kwargs(bert_config, num_layers))
+
+
+def neck_cfg(bert_config: dict, num_layers: int) -> dict:
+    return dict(type='FusionEncoder',
+                encoder_width=bert_config['encoder_width'],
+                **bert_kwargs(bert_config, num_layers))
+
+
+def vit_cfg(fixture: dict) -> dict:
+    vit = fixture['meta'].get('tiny_vit')
+    if vit is None:
+        raise UnsupportedFixture('fixture meta has no tiny_vit settings')
+    return dict(type='ALBEFViT', img_size=vit['img_size'],
+                patch_size=vit['patch_size'], embed_dims=vit['embed_dim'],
+                num_layers=vit['depth'], num_heads=vit['num_heads'])
+
+
+def select(outputs: dict, parts: Optional[List[str]]) -> List[str]:
+    """The fixture parts to check; unknown requested parts raise."""
+    available = list(outputs)
+    if not parts:
+        return available
+    unknown = [p for p in parts if p not in available]
+    if unknown:
+        raise UnsupportedFixture(f'parts {unknown} not in the fixture '
+                                 f'(it has {available})')
+    return parts
+
+
+def flatten(d: Dict, prefix: str = '') -> Dict[str, object]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f'{prefix}{k}/'))
+        else:
+            out[prefix + k] = v
+    return out

@@ -1,0 +1,35 @@
+"""Installation of albef_mm (``pip install -e .``)."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_requirements(name):
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'requirements', name)
+    with open(path) as f:
+        return [line.strip() for line in f
+                if line.strip() and not line.startswith('#')]
+
+
+def read_version():
+    scope = {}
+    with open(osp.join('albef_mm', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='albef_mm',
+    version=read_version(),
+    description='ALBEF (Align before Fuse) vision-language models on '
+    'MMEngine',
+    long_description=open('README.md').read() if osp.exists('README.md')
+    else '',
+    long_description_content_type='text/markdown',
+    python_requires='>=3.9',
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    include_package_data=True,
+    install_requires=read_requirements('runtime.txt'),
+    extras_require=dict(tests=read_requirements('tests.txt')),
+    license='BSD-3-Clause',
+)
