@@ -21,7 +21,11 @@ def extract_state_dict(ckpt) -> dict:
     'state_dict': ...}`` or a bare state dict (released fine-tuned files)."""
     if not isinstance(ckpt, dict):
         raise TypeError(f'A checkpoint must be a dict, got {type(ckpt)}')
+    state = ckpt
     for key in ('state_dict', 'model', 'module'):
         if key in ckpt and isinstance(ckpt[key], dict):
-            return ckpt[key]
-    return ckpt
+            state = ckpt[key]
+            break
+    if state and all(k.startswith('module.') for k in state):
+        state = {k[len('module.'):]: v for k, v in state.items()}
+    return state

@@ -19,9 +19,9 @@ YES_NO = ('yes', 'no')
 
 # Every word any template below can produce (after ``pre_caption``).
 _TEMPLATE_WORDS = (
-    'a an and are at both bottom center color contains exactly how image '
-    'images in is left made many more of on picture right shape shapes size '
-    'the there top total what with'
+    'a an and are at both bottom center color contain contains exactly how '
+    'image images in is left made many more of on picture right shape shapes '
+    'size the there top total what with'
 ).split()
 MAX_CAPTION_WORDS = 19
 VOCAB_WORDS: Tuple[str, ...] = tuple(sorted(set(
@@ -30,6 +30,11 @@ VOCAB_WORDS: Tuple[str, ...] = tuple(sorted(set(
     list(YES_NO))))
 
 Rng = np.random.Generator
+
+
+def _a(word: str) -> str:
+    """``word`` with its indefinite article (``an orange``, ``a red``)."""
+    return ('an ' if word[0] in 'aeiou' else 'a ') + word
 
 
 def _pick(rng: Rng, items):
@@ -43,13 +48,13 @@ def object_phrase(obj: dict, detail: str) -> str:
     ``'pos'`` (a red circle on the left) or ``'full'`` (a large red circle
     on the left).
     """
-    words = ['a']
+    words = []
     if detail in ('attr', 'full'):
         words.append(obj['size'])
     words += [obj['color'], obj['shape']]
     if detail in ('pos', 'full'):
         words.append(POSITION_PHRASES[obj['position']])
-    return ' '.join(words)
+    return _a(' '.join(words))
 
 
 def _join(phrases: List[str]) -> str:
@@ -107,8 +112,8 @@ def referring_expression(target: dict, objects: List[dict],
     words = [target[k] for k in ('size', 'color', 'shape') if k in keys]
     if 'shape' not in keys:
         words.append('shape')
-    prefix = _pick(rng, ('the ', 'a ', ''))
-    return prefix + ' '.join(words)
+    phrase = ' '.join(words)
+    return _pick(rng, ('the ' + phrase, _a(phrase), phrase))
 
 
 def _present(objects: List[dict], **attrs) -> bool:
@@ -142,7 +147,7 @@ def vqa_question(objects: List[dict], rng: Rng) -> Tuple[str, str]:
         else:
             color, shape = _pick(rng, list(COLORS)), _pick(rng, SHAPES)
         answer = 'yes' if _present(objects, color=color, shape=shape) else 'no'
-        return f'Is there a {color} {shape}?', answer
+        return f'Is there {_a(color)} {shape}?', answer
     return 'How many shapes are there?', str(n)
 
 
@@ -174,7 +179,7 @@ def nlvr_statement(left: List[dict], right: List[dict], rng: Rng,
     if kind == 0:
         side, objs = _pick(rng, (('left', left), ('right', right)))
         color, shape = _choose_attr(objs, rng, want, ('color', 'shape'))
-        return f'The {side} image contains a {color} {shape}.'
+        return f'The {side} image contains {_a(color)} {shape}.'
     if kind == 1:
         shape = _pick(rng, SHAPES)
         truth = _present(left, shape=shape) and _present(right, shape=shape)
@@ -194,7 +199,7 @@ def nlvr_statement(left: List[dict], right: List[dict], rng: Rng,
     truth = _present(left, color=color) != _present(right, color=color)
     if truth != want:
         return None
-    return f'Exactly one image contains a {color} shape.'
+    return f'Exactly one image contains {_a(color)} shape.'
 
 
 def _choose_attr(objects: List[dict], rng: Rng, present: bool,
@@ -224,7 +229,7 @@ def ve_hypothesis(objects: List[dict], rng: Rng, label: str) -> str:
     kind = int(rng.integers(3))
     if kind == 0:
         color, shape = _choose_attr(objects, rng, truth, ('color', 'shape'))
-        return f'There is a {color} {shape}.'
+        return f'There is {_a(color)} {shape}.'
     if kind == 1:
         count = n if truth else _pick(rng, [c for c in (1, 2, 3) if c != n])
         noun = 'shape' if count == 1 else 'shapes'

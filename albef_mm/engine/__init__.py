@@ -1,2 +1,5 @@
-from .optimizers import *  # noqa
-from .schedulers import *  # noqa
+from .hooks import *  # noqa: F401,F403
+from .model_wrappers import CPUFriendlyDDP  # noqa: F401
+from .optimizers import *  # noqa: F401,F403
+from .runner import *  # noqa: F401,F403
+from .schedulers import *  # noqa: F401,F403

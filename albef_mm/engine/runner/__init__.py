@@ -1,0 +1,3 @@
+from .albef_runner import ALBEFRunner
+
+__all__ = ['ALBEFRunner']

@@ -118,7 +118,8 @@ class ALBEFStepWarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
             raise ValueError('`warmup_epochs` must be a non-negative integer, '
                              f'got {warmup_epochs}')
         if max_epochs <= 0:
-            raise ValueError(f'`max_epochs` must be positive, got {max_epochs}')
+            raise ValueError(
+                f'`max_epochs` must be positive, got {max_epochs}')
         if int(step_size) != step_size or step_size <= 0:
             raise ValueError(f'`step_size` must be a positive integer, got '
                              f'{step_size}')

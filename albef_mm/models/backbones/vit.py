@@ -145,7 +145,8 @@ class ALBEFViT(BaseModule):
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.num_patches + 1, embed_dims))
         self.pos_drop = nn.Dropout(drop_rate)
-        rates = torch.linspace(0, drop_path_rate, num_layers).tolist()
+        rates = [drop_path_rate * i / max(num_layers - 1, 1)
+                 for i in range(num_layers)]
         self.blocks = nn.ModuleList([
             ViTBlock(embed_dims, num_heads, mlp_ratio, qkv_bias,
                      layer_norm_eps, drop_rate, attn_drop_rate, rates[i])

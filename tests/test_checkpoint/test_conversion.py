@@ -1,0 +1,124 @@
+"""Checkpoint conversion, position-embedding interpolation, loading."""
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import oracle_fixture
+
+from albef_mm.checkpoint import (convert_albef_state_dict,
+                                 detect_fusion_layer, interpolate_pos_embed,
+                                 load_checkpoint_to_model)
+from albef_mm.registry import MODELS
+from albef_mm.testing import tiny_pretrain_model_cfg
+
+
+def test_pos_embed_interpolation():
+    pos = torch.randn(1, 1 + 16 * 16, 8)
+    assert interpolate_pos_embed(pos, 256) is pos
+    out = interpolate_pos_embed(pos, 24 * 24)
+    assert out.shape == (1, 577, 8)
+    assert torch.equal(out[:, 0], pos[:, 0])
+    grid = pos[:, 1:].reshape(1, 16, 16, 8).permute(0, 3, 1, 2)
+    ref = F.interpolate(grid, size=(24, 24), mode='bicubic',
+                        align_corners=False).permute(0, 2, 3, 1).flatten(1, 2)
+    torch.testing.assert_close(out[:, 1:], ref)
+    with pytest.raises(ValueError, match='square'):
+        interpolate_pos_embed(torch.randn(1, 11, 8), 16)
+
+
+def test_convert_original_keys_and_report_unknown():
+    state = {
+        'temp': torch.tensor(0.07),
+        'visual_encoder.cls_token': torch.zeros(1),
+        'visual_encoder_m.cls_token': torch.zeros(1),
+        'text_encoder.bert.embeddings.position_ids': torch.arange(3),
+        'text_encoder.bert.encoder.layer.0.attention.self.query.weight': 0,
+        'text_encoder.bert.encoder.layer.1.crossattention.self.key.bias': 1,
+        'text_encoder_m.bert.encoder.layer.1.output.dense.bias': 2,
+        'text_encoder.cls.predictions.bias': 3,
+        'vision_proj_m.weight': 4,
+        'itm_head.bias': 5,
+        'queue_ptr': 6,
+    }
+    assert detect_fusion_layer(state) == 1
+    out, dropped = convert_albef_state_dict(state)
+    assert dropped == ['text_encoder.bert.embeddings.position_ids']
+    assert set(out) == {
+        'itc_head.temp', 'vision_backbone.cls_token',
+        'vision_backbone_m.cls_token',
+        'text_backbone.encoder.layer.0.attention.self.query.weight',
+        'neck.encoder.layer.0.crossattention.self.key.bias',
+        'neck_m.encoder.layer.0.output.dense.bias',
+        'mlm_head.predictions.bias', 'itc_head.vision_proj_m.weight',
+        'itm_head.fc.bias', 'itc_head.queue_ptr'}
+    state['mystery.weight'] = 7
+    with pytest.raises(KeyError, match='mystery.weight'):
+        convert_albef_state_dict(state)
+
+
+def test_fixture_weights_convert_completely():
+    fx = torch.load(oracle_fixture('pretrain.pth'))
+    model = MODELS.build(tiny_pretrain_model_cfg())
+    report = load_checkpoint_to_model(model, {'model': fx['model']},
+                                      strict=True)
+    assert report.converted and not report.missing
+    assert not report.unexpected and not report.mismatched
+    assert report.dropped == ['text_encoder.bert.embeddings.position_ids',
+                              'text_encoder_m.bert.embeddings.position_ids']
+    torch.testing.assert_close(model.itc_head.temp, fx['model']['temp'])
+
+
+def test_loading_reports_and_raises():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_pretrain_model_cfg())
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    # bare online weights (a released fine-tuned file): momentum copied
+    online = {k: v for k, v in state.items() if '_m.' not in k}
+    other = MODELS.build(tiny_pretrain_model_cfg())
+    report = load_checkpoint_to_model(other, online, strict=True)
+    assert report.momentum_from_online and not report.missing
+    assert torch.equal(other.neck_m.encoder.layer[0].output.dense.weight,
+                       state['neck.encoder.layer.0.output.dense.weight'])
+    # shape mismatch names the key
+    bad = dict(state)
+    bad['itm_head.fc.weight'] = torch.zeros(3, 64)
+    with pytest.raises(ValueError, match=r'itm_head.fc.weight: checkpoint '
+                       r'\(3, 64\) vs model \(2, 64\)'):
+        load_checkpoint_to_model(other, bad)
+    # unexpected keys raise when strict, are reported otherwise
+    extra = dict(state, **{'cls_head.weight': torch.zeros(1)})
+    with pytest.raises(KeyError, match='cls_head.weight'):
+        load_checkpoint_to_model(other, extra, strict=True)
+    report = load_checkpoint_to_model(other, extra, strict=False)
+    assert report.unexpected == ['cls_head.weight']
+
+
+def test_pos_embed_interpolated_on_load():
+    cfg = tiny_pretrain_model_cfg()
+    small = MODELS.build(cfg)
+    cfg['vision_backbone']['img_size'] = 96
+    big = MODELS.build(cfg)
+    report = load_checkpoint_to_model(big, small.state_dict())
+    assert big.vision_backbone.pos_embed.shape == (1, 37, 64)
+    assert len(report.interpolated) == 2  # online and momentum
+
+
+def test_converter_tool(tmp_path):
+    import importlib.util
+    import os.path as osp
+    from albef_mm.testing.tiny import REPO_ROOT
+    fx = torch.load(oracle_fixture('pretrain.pth'))
+    src = tmp_path / 'albef.pth'
+    torch.save({'model': fx['model'], 'epoch': 29}, src)
+    spec = importlib.util.spec_from_file_location(
+        'albef_to_mm', osp.join(REPO_ROOT, 'tools', 'model_converters',
+                                'albef_to_mm.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    dst = tmp_path / 'out' / 'mm.pth'
+    assert tool.main([str(src), str(dst)]) == 0
+    converted = torch.load(dst)['state_dict']
+    model = MODELS.build(tiny_pretrain_model_cfg())
+    report = load_checkpoint_to_model(model, str(dst), strict=True)
+    assert not report.converted and not report.missing
+    assert torch.equal(converted['itc_head.image_queue'],
+                       fx['model']['image_queue'])

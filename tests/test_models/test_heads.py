@@ -1,0 +1,141 @@
+"""Heads against direct computations of the spec's formulas."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from albef_mm.models.heads import ITCHead, ITMHead, MLMHead
+
+
+def _feats(b, e, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [F.normalize(torch.randn(b, e, generator=g), dim=-1)
+            for _ in range(4)]
+
+
+def test_itc_loss_matches_formula():
+    torch.manual_seed(0)
+    head = ITCHead(vision_width=8, text_width=8, embed_dim=6, queue_size=10)
+    v, t, vm, tm = _feats(3, 6)
+    alpha = 0.3
+    out = head.loss(v, t, vm, tm, alpha)
+    temp = head.temp.item()
+    tall = torch.cat([tm.t(), head.text_queue], 1)
+    vall = torch.cat([vm.t(), head.image_queue], 1)
+    loss = 0
+    for q, k, qm in ((v, tall, vm), (t, vall, tm)):
+        s = q @ k / temp
+        y = torch.zeros_like(s)
+        y[range(3), range(3)] = 1
+        target = alpha * F.softmax(qm @ k / temp, 1) + (1 - alpha) * y
+        # (1-a)·CE(y, p) + a·CE(q, p), per row, mean over rows
+        loss = loss + (-(target * F.log_softmax(s, 1)).sum(1)).mean() / 2
+    assert out['sim_i2t'].shape == (3, 13)
+    torch.testing.assert_close(out['loss_itc'], loss)
+
+
+def test_itc_idx_targets_and_no_distill():
+    head = ITCHead(vision_width=8, text_width=8, embed_dim=6, queue_size=4,
+                   use_idx_queue=True, distill=False)
+    head.idx_queue[:] = torch.tensor([[5, -100, 7, 5]])
+    idx = torch.tensor([5, 7, 5])
+    v, t, vm, tm = _feats(3, 6, seed=1)
+    out = head.loss(v, t, vm, tm, alpha=0.4, idx=idx)
+    # row 0 (image 5): batch cols 0, 2 and queue cols 0, 3 are positives
+    expected = torch.tensor([1, 0, 1, 1, 0, 0, 1.]) / 4
+    torch.testing.assert_close(out['targets_i2t'][0], expected)
+    with pytest.raises(ValueError, match='image index'):
+        head.loss(v, t, vm, tm, 0.4)
+
+
+def test_itc_clamp_and_queue_wraparound():
+    head = ITCHead(vision_width=4, text_width=4, embed_dim=3, queue_size=6)
+    with torch.no_grad():
+        head.temp.fill_(0.9)
+    head.clamp_temperature()
+    assert head.temp.item() == pytest.approx(0.5)
+    head.queue_ptr[0] = 4
+    img, txt = torch.ones(2, 3), 2 * torch.ones(2, 3)
+    head.enqueue(img, txt)
+    assert head.queue_ptr.item() == 0
+    assert torch.equal(head.image_queue[:, 4:], torch.ones(3, 2))
+    assert torch.equal(head.text_queue[:, 4:], 2 * torch.ones(3, 2))
+    head.enqueue(3 * img, 3 * txt)
+    assert head.queue_ptr.item() == 2
+    assert torch.equal(head.image_queue[:, :2], 3 * torch.ones(3, 2))
+    with pytest.raises(ValueError, match='not a multiple of the global '
+                       'batch 4'):
+        head.enqueue(torch.ones(4, 3), torch.ones(4, 3))
+
+
+def test_itm_negative_weights_and_loss():
+    head = ITMHead(hidden_size=4)
+    sim = torch.randn(3, 7)
+    w = head.negative_weights(sim)
+    expected = F.softmax(sim[:, :3], 1)
+    expected.fill_diagonal_(0)
+    torch.testing.assert_close(w, expected)
+    # image-index masking: samples 0 and 2 share an image
+    w = head.negative_weights(sim, torch.tensor([1, 2, 1]))
+    assert w[0, 2] == 0 and w[2, 0] == 0 and w[0, 1] > 0
+    logits = torch.randn(6, 2)
+    labels = torch.tensor([1, 1, 0, 0, 0, 0])
+    torch.testing.assert_close(head.loss(logits),
+                               F.cross_entropy(logits, labels))
+
+
+def test_itm_draw_never_picks_a_positive_and_survives_empty_rows():
+    torch.manual_seed(0)
+    sim = torch.randn(4, 4)
+    for _ in range(50):
+        neg_i, neg_t = ITMHead().sample_negatives(sim, sim)
+        assert (neg_i != torch.arange(4)).all()
+        assert (neg_t != torch.arange(4)).all()
+    # all samples of one image: every row is empty → uniform over others
+    idx = torch.zeros(4, dtype=torch.long)
+    neg_i, _ = ITMHead().sample_negatives(sim, sim, idx)
+    assert (neg_i != torch.arange(4)).all()
+    # a batch of one cannot crash
+    assert ITMHead().sample_negatives(sim[:1, :1], sim[:1, :1])[0].tolist() \
+        == [0]
+
+
+def test_mlm_masking_statistics_and_exclusions():
+    head = MLMHead(hidden_size=8, vocab_size=500, mask_prob=0.15)
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(104, 500, (2000, 50), generator=gen)
+    ids[:, 0] = 101
+    ids[:, 40:] = 0
+    masked, labels = head.mask_tokens(ids, generator=gen)
+    sel = labels != -100
+    assert not sel[:, 0].any() and not sel[:, 40:].any()
+    assert torch.equal(labels[sel], ids[sel])
+    assert torch.equal(masked[~sel], ids[~sel])
+    rate = sel[:, 1:40].float().mean().item()
+    assert abs(rate - 0.15) < 0.01
+    n = sel.sum().item()
+    frac_mask = (masked[sel] == 103).float().mean().item()
+    kept = (masked[sel] == ids[sel]).float().mean().item()
+    assert abs(frac_mask - 0.8) < 0.02
+    # 10 % random (a random id equal to the original counts as kept) + 10 %
+    assert abs(kept - 0.1) < 0.015 and n > 10000
+    assert torch.equal(ids[:, 0], torch.full((2000, ), 101))  # not in place
+
+
+def test_mlm_loss_formula_and_no_mask():
+    head = MLMHead(hidden_size=8, vocab_size=11)
+    logits = torch.randn(2, 5, 11)
+    labels = torch.full((2, 5), -100)
+    labels[0, 1], labels[1, 3] = 4, 7
+    soft = F.softmax(torch.randn(2, 5, 11), -1)
+    alpha = 0.4
+    logp = F.log_softmax(logits, -1)
+    hard = -(logp[0, 1, 4] + logp[1, 3, 7]) / 2
+    dist = -((soft[0, 1] * logp[0, 1]).sum() + (soft[1, 3] * logp[1, 3]).sum()
+             ) / 2
+    torch.testing.assert_close(head.loss(logits, labels, soft, alpha),
+                               (1 - alpha) * hard + alpha * dist)
+    nothing = torch.full((2, 5), -100)
+    assert head.loss(logits, nothing, soft, alpha).item() == 0.0
+    assert math.isfinite(head.loss(logits, nothing).item())
