@@ -5,3 +5,4 @@ from .skip_counter import SharedCounter
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['PretrainCaptionDataset', 'generate_shapes', 'SharedCounter']
+from .retrieval import RetrievalDataset  # noqa: E402,F401

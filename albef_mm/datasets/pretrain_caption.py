@@ -1,5 +1,4 @@
 """ALBEF pre-training annotations: json lists of ``{image, caption}``."""
-import json
 import logging
 import os.path as osp
 import random
@@ -12,23 +11,7 @@ from albef_mm.registry import DATASETS
 from .skip_counter import SharedCounter
 from .transforms.loading import ImageLoadError
 from .transforms.text import pre_caption
-
-
-def load_json_list(path: str) -> list:
-    """Load a json file that must hold a list; errors name the file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'Annotation file not found: {path}. Check `data_root` and '
-            '`ann_file` in the dataset config.')
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f'{path} is not valid json: {err}') from err
-    if not isinstance(data, list):
-        raise ValueError(f'{path} must hold a json list of records, got '
-                         f'{type(data).__name__}')
-    return data
+from .utils import build_pipeline, load_json_list
 
 
 @DATASETS.register_module()
@@ -99,7 +82,7 @@ class PretrainCaptionDataset(BaseDataset):
             ann_file='',
             data_root=data_root,
             data_prefix=data_prefix,
-            pipeline=list(pipeline),
+            pipeline=build_pipeline(pipeline),
             **kwargs)
 
     @staticmethod

@@ -17,7 +17,13 @@ class SharedCounter:
     """
 
     def __init__(self, value: int = 0) -> None:
-        self._shared = mp.Value('q', int(value))
+        self._shared = self._new(value)
+
+    @staticmethod
+    def _new(value: int):
+        # A lock made in a 'spawn' context can be handed to workers started
+        # by fork, spawn or forkserver; one made by 'fork' only to fork.
+        return mp.get_context('spawn').Value('q', int(value))
 
     @property
     def value(self) -> int:
@@ -44,7 +50,7 @@ class SharedCounter:
         if 'shared' in state:
             self._shared = state['shared']
         else:
-            self._shared = mp.Value('q', state['value'])
+            self._shared = self._new(state['value'])
 
     def __deepcopy__(self, memo: dict) -> 'SharedCounter':
         return SharedCounter(self.value)

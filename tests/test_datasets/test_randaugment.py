@@ -46,13 +46,13 @@ def bilinear_affine(img, m, fill=GREY):
 def test_level_7_magnitudes():
     np.random.seed(0)
     assert ra._enhance_args(7) == pytest.approx((1.36, ))
-    mags = {abs(ra._shear_args(7)[0]) for _ in range(20)}
-    assert mags == {pytest.approx(0.21)}
+    mags = [abs(ra._shear_args(7)[0]) for _ in range(20)]
+    assert mags == pytest.approx([0.21] * 20)
     signs = {math.copysign(1, ra._translate_args(7)[0]) for _ in range(50)}
     assert signs == {1.0, -1.0}
     assert {abs(ra._translate_args(7)[0]) for _ in range(5)} == {7.0}
-    assert {abs(ra._rotate_args(7)[0]) for _ in range(5)} == {
-        pytest.approx(21.0)}
+    assert [abs(ra._rotate_args(7)[0]) for _ in range(5)] == pytest.approx(
+        [21.0] * 5)
     assert ra._shear_args(7)[1] == (128, 128, 128)
 
 
@@ -103,14 +103,14 @@ def test_auto_contrast(img, legacy):
     for c in range(3):
         ch = img[..., c].astype(np.float64)
         lo, hi = ch.min(), ch.max()
-        stretched = np.clip((ch - lo) * (255.0 / (hi - lo)), 0, 255)
+        scale = 255.0 / (hi - lo)
+        stretched = np.clip(ch * scale - lo * scale, 0, 255)
         if legacy and lo > 0:
             # the original computes -low on a np.uint8 -> 256 - low
             expected = np.full(ch.shape, 255.0)
         else:
             expected = stretched
-        np.testing.assert_allclose(out[..., c], np.floor(expected + 1e-9),
-                                   atol=0)
+        np.testing.assert_array_equal(out[..., c], np.floor(expected))
 
 
 def test_auto_contrast_flat_channel_unchanged():
@@ -145,12 +145,20 @@ def test_translate_y_7px(img, offset):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.fixture
+def smooth():
+    ys, xs = np.mgrid[0:24, 0:32].astype(np.float64)
+    chans = [128 + 100 * np.sin(xs / 5 + k) * np.cos(ys / 6 - k)
+             for k in range(3)]
+    return np.stack(chans, -1).round().astype(np.uint8)
+
+
 def _check_warp(out, img, m):
     # cv2's bilinear uses 1/32-pixel fixed-point weights: compare with the
     # float formula up to that quantisation, away from the image border
     ref = bilinear_affine(img, m)
     diff = np.abs(out.astype(np.float64) - ref)[2:-2, 2:-2]
-    assert diff.max() <= 4 and diff.mean() < 0.6
+    assert diff.max() <= 2 and diff.mean() < 0.5
     # and exactly with the original's call on the same matrix
     h, w = img.shape[:2]
     exact = cv2.warpAffine(img, np.float32(m), (w, h),
@@ -159,13 +167,15 @@ def _check_warp(out, img, m):
 
 
 @pytest.mark.parametrize('factor', [0.21, -0.21])
-def test_shear(img, factor):
+def test_shear(smooth, factor):
+    img = smooth
     _check_warp(ra.shear_x(img, factor), img, [[1, factor, 0], [0, 1, 0]])
     _check_warp(ra.shear_y(img, factor), img, [[1, 0, 0], [factor, 1, 0]])
 
 
 @pytest.mark.parametrize('degree', [21.0, -21.0])
-def test_rotate(img, degree):
+def test_rotate(smooth, degree):
+    img = smooth
     h, w = img.shape[:2]
     cx, cy = w / 2, h / 2
     a = math.radians(degree)
@@ -235,7 +245,7 @@ GEOMETRY = ['Identity', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY',
 
 def test_geometry_ops_never_change_colours():
     colour = np.array([200, 30, 30], np.float64)
-    img = np.zeros((32, 32, 3), np.uint8)
+    img = np.zeros((64, 64, 3), np.uint8)
     img[:] = colour.astype(np.uint8)
     t = RandomAugment(N=2, M=7, augs=GEOMETRY, prob=1.0)
     grey = np.full(3, 128.0)
@@ -245,9 +255,10 @@ def test_geometry_ops_never_change_colours():
         # every pixel is a blend of the colour and the grey fill
         t_ = (out[:, 0] - grey[0]) / (colour[0] - grey[0])
         recon = grey + t_[:, None] * (colour - grey)
-        assert np.abs(out - recon).max() <= 1.5
+        # (two successive warps round twice: allow 3 grey levels)
+        assert np.abs(out - recon).max() <= 3
         # and the centre (never reached by the fill) is untouched
-        centre = out.reshape(32, 32, 3)[12:20, 12:20]
+        centre = out.reshape(64, 64, 3)[26:38, 26:38]
         assert (centre == colour).all()
 
 

@@ -1,3 +1,4 @@
 from .albef_runner import ALBEFRunner
+from .retrieval_loop import RetrievalTestLoop, RetrievalValLoop
 
-__all__ = ['ALBEFRunner']
+__all__ = ['ALBEFRunner', 'RetrievalTestLoop', 'RetrievalValLoop']

@@ -1,0 +1,39 @@
+"""Helpers shared by the dataset classes."""
+import json
+import os.path as osp
+from typing import Callable, List, Sequence, Union
+
+from albef_mm.registry import TRANSFORMS
+
+
+def build_pipeline(pipeline: Sequence[Union[dict, Callable]]) -> List:
+    """Build transform configs with ``albef_mm``'s TRANSFORMS registry.
+
+    MMEngine's ``Compose`` builds dicts in the *current default scope*, which
+    is unset outside a Runner; building them here makes datasets work
+    without ``init_default_scope('albef_mm')`` (tests, notebooks, tools).
+    """
+    return [TRANSFORMS.build(t) if isinstance(t, dict) else t
+            for t in pipeline]
+
+
+def load_json_list(path: str) -> list:
+    """Load a json file that must hold a list; errors name the file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: invalid json, or not a list.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'Annotation file not found: {path}. Check `data_root` and '
+            '`ann_file` in the dataset config.')
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f'{path} is not valid json: {err}') from err
+    if not isinstance(data, list):
+        raise ValueError(f'{path} must hold a json list of records, got '
+                         f'{type(data).__name__}')
+    return data

@@ -1,0 +1,66 @@
+# The embedded default: a tiny ALBEF pre-trained from scratch on the
+# generated Shapes benchmark, on CPU, in minutes. Then zero-shot ITC
+# retrieval on the Shapes test split.
+#   python tools/dataset_converters/generate_shapes.py data/shapes
+#   python tools/train.py configs/albef/pretrain_shapes_tiny.py
+_base_ = [
+    '../_base_/models/albef_pretrain.py',
+    '../_base_/datasets/shapes_pretrain.py',
+    '../_base_/schedules/albef_pretrain_30e.py',
+    '../_base_/default_runtime.py',
+]
+
+vocab = 'data/shapes/vocab.txt'  # written by the generator
+model = dict(
+    data_preprocessor=dict(
+        tokenizer=dict(type='ALBEFTokenizer', name_or_path=vocab)),
+    vision_backbone=dict(img_size=64, patch_size=8, embed_dims=64,
+                         num_layers=4, num_heads=4, pretrained=None),
+    text_backbone=dict(vocab_size=512, hidden_size=64, num_layers=2,
+                       num_heads=4, intermediate_size=256,
+                       max_position_embeddings=64),
+    neck=dict(hidden_size=64, num_layers=2, num_heads=4,
+              intermediate_size=256, encoder_width=64),
+    itc_head=dict(vision_width=64, text_width=64, embed_dim=64,
+                  queue_size=1024),
+    itm_head=dict(hidden_size=64),
+    mlm_head=dict(hidden_size=64, vocab_size=512),
+    pretrained_text=None)
+
+train_dataloader = dict(batch_size=32, num_workers=2)
+max_epochs = 12
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+param_scheduler = [
+    dict(type='ALBEFStepWarmupCosineLR', warmup_lr=5e-5, min_lr=5e-5,
+         warmup_epochs=1, step_size=20, max_epochs=max_epochs, by_epoch=True,
+         convert_to_iter_based=True)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
+                 val_interval=max_epochs)
+
+_eval_pipeline = [
+    dict(type='LoadRGBImageFromFile'),
+    dict(type='ALBEFResize', size=64),
+    dict(type='PackALBEFInputs', algorithm_keys=('text', 'image_idx')),
+]
+_eval_loader = dict(
+    batch_size=64, num_workers=2, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='RetrievalDataset', data_root='data/shapes/',
+                 test_mode=True, pipeline=_eval_pipeline))
+val_dataloader = dict(_eval_loader,
+                      dataset=dict(ann_file='retrieval_val.json'))
+test_dataloader = dict(_eval_loader,
+                       dataset=dict(ann_file='retrieval_test.json'))
+val_evaluator = dict(type='RetrievalRecall')
+test_evaluator = val_evaluator
+# zero-shot: ITC similarities only (the ITM re-ranking belongs to the
+# retrieval fine-tuning configs)
+val_cfg = dict(type='RetrievalValLoop', itm_rerank=False)
+test_cfg = dict(type='RetrievalTestLoop', itm_rerank=False)
+test_after_train = True
+
+default_hooks = dict(logger=dict(interval=20),
+                     checkpoint=dict(interval=4, max_keep_ckpts=2))
+log_processor = dict(window_size=20)

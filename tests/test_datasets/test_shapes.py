@@ -1,0 +1,183 @@
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from albef_mm.datasets import generate_shapes
+from albef_mm.datasets.transforms import pre_caption, pre_question
+
+SIZES = dict(num_train=16, num_val=6, num_test=6, image_size=64, seed=3)
+JSON_FIELDS = {
+    'pretrain.json': {'image', 'caption'},
+    'retrieval_train.json': {'image', 'caption', 'image_id'},
+    'retrieval_val.json': {'image', 'caption', 'image_id'},
+    'retrieval_test.json': {'image', 'caption', 'image_id'},
+    'grounding_train.json': {'image', 'text'},
+    'grounding_val.json': {'image', 'text', 'ref_id'},
+    'grounding_test.json': {'image', 'text', 'ref_id'},
+    'vqa_train.json': {'question_id', 'question', 'answer', 'image',
+                       'dataset'},
+    'vqa_val.json': {'question_id', 'question', 'answer', 'image', 'dataset'},
+    'vqa_test.json': {'question_id', 'question', 'image', 'dataset'},
+    'nlvr_train.json': {'images', 'sentence', 'label'},
+    'nlvr_dev.json': {'images', 'sentence', 'label'},
+    'nlvr_test.json': {'images', 'sentence', 'label'},
+    've_train.json': {'image', 'sentence', 'label'},
+    've_dev.json': {'image', 'sentence', 'label'},
+    've_test.json': {'image', 'sentence', 'label'},
+}
+
+
+@pytest.fixture(scope='module')
+def shapes(tmp_path_factory):
+    out = tmp_path_factory.mktemp('shapes')
+    counts = generate_shapes(str(out), **SIZES)
+    return out, counts
+
+
+def load(root, name):
+    with open(root / name) as f:
+        return json.load(f)
+
+
+def _all_files(root):
+    files = {}
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = osp.join(dirpath, n)
+            with open(p, 'rb') as f:
+                files[osp.relpath(p, root)] = f.read()
+    return files
+
+
+def test_deterministic(shapes, tmp_path):
+    root, _ = shapes
+    generate_shapes(str(tmp_path), **SIZES)
+    assert _all_files(root) == _all_files(tmp_path)
+    other = tmp_path / 'other_seed'
+    generate_shapes(str(other), **dict(SIZES, seed=4))
+    assert load(other, 'pretrain.json') != load(root, 'pretrain.json')
+
+
+def test_fields_and_images(shapes):
+    root, counts = shapes
+    assert counts['images'] == 28
+    for name, fields in JSON_FIELDS.items():
+        records = load(root, name)
+        assert records, name
+        for rec in records:
+            assert set(rec) == fields, (name, rec)
+            paths = rec['images'] if 'images' in rec else [rec['image']]
+            for p in paths:
+                if name.startswith('ve_'):
+                    assert '.' not in p  # id without extension
+                    p = f'images/{p}.jpg'
+                assert (root / p).is_file(), (name, p)
+
+
+def test_split_formats(shapes):
+    root, _ = shapes
+    pre = load(root, 'pretrain.json')
+    assert any(isinstance(r['caption'], list) for r in pre)
+    assert any(isinstance(r['caption'], str) for r in pre)
+    for r in load(root, 'retrieval_test.json'):
+        assert len(r['caption']) == 5 and all(
+            isinstance(c, str) for c in r['caption'])
+    assert isinstance(load(root, 'retrieval_train.json')[0]['caption'], str)
+    answers = set(load(root, 'answer_list.json'))
+    for r in load(root, 'vqa_train.json') + load(root, 'vqa_val.json'):
+        assert len(r['answer']) == 10 and set(r['answer']) <= answers
+        assert r['dataset'] == 'vqa'
+    labels = [r['label'] for r in load(root, 'nlvr_train.json')]
+    assert set(labels) == {'True', 'False'}
+    assert abs(labels.count('True') - labels.count('False')) <= 1
+    for r in load(root, 'nlvr_dev.json'):
+        assert len(r['images']) == 2 and r['images'][0] != r['images'][1]
+    assert {r['label'] for r in load(root, 've_train.json')} == {
+        'entailment', 'neutral', 'contradiction'}
+    # splits use disjoint images
+    train = {r['image'] for r in load(root, 'pretrain.json')}
+    test = {r['image'] for r in load(root, 'retrieval_test.json')}
+    assert not train & test
+
+
+def test_grounding_boxes_in_proposals(shapes):
+    root, _ = shapes
+    refs = load(root, 'refs.json')
+    dets = load(root, 'dets.json')
+    evals = load(root, 'grounding_val.json') + load(root, 'grounding_test.json')
+    assert evals
+    for rec in evals:
+        ref = refs[str(rec['ref_id'])]
+        assert ref['file_name'] == rec['image']
+        assert ref['split'] in ('val', 'testA', 'testB')
+        proposals = dets[str(ref['image_id'])]
+        assert ref['bbox'] in proposals and len(proposals) >= 3
+        x, y, w, h = ref['bbox']
+        assert 0 <= x and 0 <= y and x + w <= ref['width'] and (
+            y + h <= ref['height'])
+    # RefCOCO+ style: no location words in the expressions
+    for rec in evals + load(root, 'grounding_train.json'):
+        assert not set(rec['text'].split()) & {'left', 'right', 'top',
+                                               'bottom', 'center'}
+
+
+def _texts(root):
+    for name in JSON_FIELDS:
+        for rec in load(root, name):
+            for key in ('caption', 'text', 'sentence', 'answer'):
+                v = rec.get(key)
+                for t in ([v] if isinstance(v, str) else v or []):
+                    yield name, pre_caption(t)
+            if 'question' in rec:
+                yield name, pre_question(rec['question'], 50)
+
+
+def test_vocab(shapes):
+    root, _ = shapes
+    vocab = (root / 'vocab.txt').read_text().splitlines()
+    assert len(vocab) < 512 and len(set(vocab)) == len(vocab)
+    assert vocab[0] == '[PAD]'
+    assert vocab[100:104] == ['[UNK]', '[CLS]', '[SEP]', '[MASK]']
+    assert all(t.startswith('[unused') for t in vocab[1:100])
+    words = set(vocab)
+    assert set('0123456789') <= words
+    for name, text in _texts(root):
+        assert set(text.split()) <= words, (name, text)
+        assert len(text.split()) < 20, (name, text)
+
+
+def test_captions_truthful(shapes):
+    root, _ = shapes
+    scenes = {s['image']: s['objects'] for s in load(root, 'scenes.json')}
+    for rec in load(root, 'retrieval_test.json'):
+        colors = {o['color'] for o in scenes[rec['image']]}
+        shapes_ = {o['shape'] for o in scenes[rec['image']]}
+        for cap in rec['caption']:
+            words = set(pre_caption(cap).split())
+            assert words & {'red', 'green', 'blue', 'yellow', 'purple',
+                            'orange', 'white'} <= colors
+            assert words & {'circle', 'square', 'triangle', 'cross'} <= (
+                shapes_)
+
+
+def test_cli(tmp_path):
+    script = osp.join(osp.dirname(__file__), '..', '..', 'tools',
+                      'dataset_converters', 'generate_shapes.py')
+    out = subprocess.run(
+        [sys.executable, script, str(tmp_path / 's'), '--num-train', '4',
+         '--num-val', '2', '--num-test', '2', '--image-size', '96'],
+        capture_output=True, text=True, check=True)
+    assert 'images: 8/8' in out.stdout and 'Done' in out.stdout
+    meta = load(tmp_path / 's', 'shapes_meta.json')
+    assert meta['image_size'] == 96
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='image_size'):
+        generate_shapes(str(tmp_path), image_size=16)
+    with pytest.raises(ValueError, match='>= 2'):
+        generate_shapes(str(tmp_path), num_val=1)

@@ -1,0 +1,123 @@
+"""Train an albef_mm model from a config.
+
+Usage:
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
+        [--amp] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import albef_mm  # noqa: F401  (registries, torch>=2.6 checkpoint fix)
+from albef_mm.registry import RUNNERS
+
+KNOWN_TOP_LEVEL = (
+    'model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+    'train_cfg', 'val_cfg', 'test_cfg', 'val_evaluator', 'test_evaluator',
+    'optim_wrapper', 'param_scheduler', 'default_hooks', 'custom_hooks',
+    'env_cfg', 'default_scope', 'runner_type', 'log_processor', 'log_level',
+    'load_from', 'resume', 'randomness', 'visualizer', 'work_dir',
+    'launcher', 'auto_scale_lr', 'model_wrapper_cfg', 'load_strict',
+    'test_after_train')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train an ALBEF model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help="resume from PATH, or the latest checkpoint of "
+                        "the work dir if given without a value ('auto')")
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (bf16 where supported)')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='skip validation during training')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. '
+                        'train_dataloader.batch_size=32')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def warn_unknown_keys(cfg: Config) -> None:
+    """Flag top-level keys that look like typos of runner keys
+    (``train_cgf``): MMEngine would silently ignore them."""
+    import difflib
+    for key in cfg.keys():
+        if key in KNOWN_TOP_LEVEL:
+            continue
+        close = difflib.get_close_matches(key, KNOWN_TOP_LEVEL, n=1,
+                                          cutoff=0.8)
+        if close:
+            print(f'WARNING: config key {key!r} is not used by the runner; '
+                  f'did you mean {close[0]!r}?')
+
+
+def merge_args(cfg: Config, args) -> Config:
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        dtype = 'bfloat16' if torch.cuda.is_available() and \
+            torch.cuda.is_bf16_supported() else 'float16'
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('dtype', dtype)
+        if dtype == 'float16':
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+        cfg.test_after_train = False
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """MMEngine's pytorch launcher always calls ``torch.cuda.set_device``;
+    on a machine without GPUs initialise gloo ourselves (the runner then
+    skips its own init) and use the CPU-capable DDP wrapper."""
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.model_wrapper_cfg = dict(type='CPUFriendlyDDP',
+                                 broadcast_buffers=False)
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+
+
+def build_runner(cfg: Config):
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    warn_unknown_keys(cfg)
+    setup_cpu_distributed(cfg)
+    runner = build_runner(cfg)
+    runner.train()
+    if cfg.get('test_after_train') and cfg.get('test_dataloader'):
+        runner.test()
+    return runner
+
+
+if __name__ == '__main__':
+    main()
