@@ -11,9 +11,9 @@ from typing import Dict, Hashable, List, Optional, Sequence, Union
 from mmengine.dataset import BaseDataset
 
 from albef_mm.registry import DATASETS
-from .pretrain_caption import load_json_list
 from .transforms.loading import ImageLoadError
 from .transforms.text import pre_caption
+from .utils import build_pipeline, load_json_list
 
 
 @DATASETS.register_module()
@@ -65,7 +65,9 @@ class RetrievalDataset(BaseDataset):
         data_root (str): Root of the data. Defaults to ''.
         data_prefix (dict): ``img_path`` prefix of relative image paths
             (ALBEF's ``image_root``). Defaults to ``dict(img_path='')``.
-        pipeline (Sequence): Transforms. Defaults to ().
+        pipeline (Sequence): Transforms (dicts are built with albef_mm's
+            TRANSFORMS registry, so no default scope is needed).
+            Defaults to ().
         max_words (int): Words kept by :func:`pre_caption`. Defaults to 30.
         check_files (bool): Check at load time that every image file exists.
             Defaults to False.
@@ -114,7 +116,7 @@ class RetrievalDataset(BaseDataset):
             ann_file='',
             data_root=data_root,
             data_prefix=data_prefix,
-            pipeline=list(pipeline),
+            pipeline=build_pipeline(pipeline),
             test_mode=test_mode,
             **kwargs)
 

@@ -108,3 +108,47 @@ def flatten(d: Dict, prefix: str = '') -> Dict[str, object]:
         else:
             out[prefix + k] = v
     return out
+
+
+def original_to_project_names(names, fusion_layer: int) -> Dict[str, str]:
+    """Original parameter name → albef_mm name."""
+    from albef_mm.checkpoint import convert_albef_state_dict
+    converted, _ = convert_albef_state_dict(
+        {n: i for i, n in enumerate(names)}, fusion_layer)
+    by_index = {i: n for n, i in converted.items()}
+    return {n: by_index[i] for i, n in enumerate(names)}
+
+
+def check_parameters(model, expected: dict, fusion_layer: int) -> List[Check]:
+    """Gradient norms, selected gradients and momentum parameters after a
+    training step (fixture keys ``grad_norms``, ``grads``,
+    ``momentum_params_after``, original parameter names)."""
+    params = dict(model.named_parameters())
+    checks = []
+    names = original_to_project_names(list(expected['grad_norms']),
+                                      fusion_layer)
+    for orig, norm in expected['grad_norms'].items():
+        grad = params[names[orig]].grad
+        actual = grad.norm() if grad is not None else torch.tensor(0.)
+        checks.append(compare(f'grad_norms/{orig}', actual, norm))
+    for key in ('grads', 'momentum_params_after'):
+        names = original_to_project_names(list(expected[key]), fusion_layer)
+        for orig, value in expected[key].items():
+            param = params[names[orig]]
+            actual = param.grad if key == 'grads' else param
+            checks.append(compare(f'{key}/{orig}', actual, value))
+    return checks
+
+
+def run_parts(fixture: dict, parts: Optional[List[str]], task: str,
+              runners: Dict[str, callable]):
+    """Yield ``(part, checks)`` for every requested part with a runner,
+    then raise :class:`UnsupportedFixture` naming the parts without one."""
+    chosen = select(fixture['outputs'], parts)
+    for part in chosen:
+        if part in runners:
+            yield part, runners[part]()
+    missing = [p for p in chosen if p not in runners]
+    if missing:
+        raise UnsupportedFixture(f'{task} parts {missing} are not supported '
+                                 'yet')

@@ -3,11 +3,10 @@ from typing import List, Optional
 
 import torch
 
-from albef_mm.checkpoint import (convert_albef_state_dict,
-                                 load_checkpoint_to_model)
+from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import MODELS
-from .common import (Check, UnsupportedFixture, compare, neck_cfg, select, text_backbone_cfg,
-                     vit_cfg)
+from .common import (Check, check_parameters, compare, neck_cfg, run_parts,
+                     text_backbone_cfg, vit_cfg)
 
 
 def build_pretrain_model(fixture: dict):
@@ -38,14 +37,6 @@ def build_pretrain_model(fixture: dict):
     load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
                              logger='silent')
     return model
-
-
-def _names(original_names, fusion_layer):
-    """Original parameter name → project name."""
-    converted, _ = convert_albef_state_dict(
-        {n: i for i, n in enumerate(original_names)}, fusion_layer)
-    by_index = {i: n for n, i in converted.items()}
-    return {n: by_index[i] for i, n in enumerate(original_names)}
 
 
 def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:
@@ -119,20 +110,7 @@ def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:
     for key in ('image_queue', 'text_queue', 'queue_ptr'):
         checks.append(compare(f'queue_after/{key}', getattr(head, key),
                               exp['queue_after'][key]))
-    params = dict(model.named_parameters())
-    names = _names(list(exp['grad_norms']), fusion)
-    for orig, norm in exp['grad_norms'].items():
-        grad = params[names[orig]].grad
-        actual = grad.norm() if grad is not None else torch.tensor(0.)
-        checks.append(compare(f'grad_norms/{orig}', actual, norm))
-    names = _names(list(exp['grads']), fusion)
-    for orig, grad in exp['grads'].items():
-        checks.append(compare(f'grads/{orig}', params[names[orig]].grad,
-                              grad))
-    names = _names(list(exp['momentum_params_after']), fusion)
-    for orig, value in exp['momentum_params_after'].items():
-        checks.append(compare(f'momentum_params_after/{orig}',
-                              params[names[orig]], value))
+    checks += check_parameters(model, exp, fusion)
     return checks
 
 
@@ -183,12 +161,6 @@ def check_eval(fixture: dict) -> List[Check]:
 def run(fixture: dict, parts: Optional[List[str]] = None,
         replay: str = 'inject'):
     """Yields ``(part, checks)`` for the requested parts."""
-    runners = dict(train_step=lambda: check_train_step(fixture, replay),
-                   eval=lambda: check_eval(fixture))
-    chosen = select(fixture['outputs'], parts)
-    missing = [p for p in chosen if p not in runners]
-    if missing:
-        raise UnsupportedFixture(f'pretrain parts {missing} are not '
-                                 'supported yet')
-    for part in chosen:
-        yield part, runners[part]()
+    return run_parts(fixture, parts, 'pretrain', dict(
+        train_step=lambda: check_train_step(fixture, replay),
+        eval=lambda: check_eval(fixture)))

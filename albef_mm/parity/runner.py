@@ -32,5 +32,8 @@ def run_fixture(fixture: dict, parts: Optional[List[str]] = None,
     if task == 'pretrain':
         from . import pretrain
         return pretrain.run(fixture, parts, replay)
+    if task == 'retrieval':
+        from . import retrieval
+        return retrieval.run(fixture, parts, replay)
     raise UnsupportedFixture(f'task {task!r} is not supported yet '
-                             f'(supported: pretrain)')
+                             f'(supported: pretrain, retrieval)')

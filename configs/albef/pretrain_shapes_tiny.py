@@ -43,16 +43,18 @@ _eval_pipeline = [
     dict(type='ALBEFResize', size=64),
     dict(type='PackALBEFInputs', algorithm_keys=('text', 'image_idx')),
 ]
+_eval_dataset = dict(type='RetrievalDataset', data_root='data/shapes/',
+                     test_mode=True, pipeline=_eval_pipeline)
 _eval_loader = dict(
     batch_size=64, num_workers=2, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='RetrievalDataset', data_root='data/shapes/',
-                 test_mode=True, pipeline=_eval_pipeline))
-val_dataloader = dict(_eval_loader,
-                      dataset=dict(ann_file='retrieval_val.json'))
-test_dataloader = dict(_eval_loader,
-                       dataset=dict(ann_file='retrieval_test.json'))
+    collate_fn=dict(type='pseudo_collate'))
+val_dataloader = dict(
+    **_eval_loader, dataset=dict(**_eval_dataset,
+                                 ann_file='retrieval_val.json'))
+test_dataloader = dict(
+    **_eval_loader, dataset=dict(**_eval_dataset,
+                                 ann_file='retrieval_test.json'))
 val_evaluator = dict(type='RetrievalRecall')
 test_evaluator = val_evaluator
 # zero-shot: ITC similarities only (the ITM re-ranking belongs to the

@@ -3,6 +3,7 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from albef_mm.datasets import generate_shapes
@@ -21,7 +22,9 @@ def test_shapes_pretrain_config(tmp_path):
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.dataset.data_root = str(tmp_path)
     loader_cfg.update(batch_size=4, num_workers=0, persistent_workers=False)
-    loader = Runner.build_dataloader(loader_cfg)
+    # the runner builds in the scope set by default_scope='albef_mm'
+    with DefaultScope.overwrite_default_scope('albef_mm'):
+        loader = Runner.build_dataloader(loader_cfg)
     batch = next(iter(loader))
     assert len(batch['inputs']) == 4 and len(batch['data_samples']) == 4
     assert batch['inputs'][0].shape == (3, 64, 64)

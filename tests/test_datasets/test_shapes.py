@@ -108,7 +108,8 @@ def test_grounding_boxes_in_proposals(shapes):
     root, _ = shapes
     refs = load(root, 'refs.json')
     dets = load(root, 'dets.json')
-    evals = load(root, 'grounding_val.json') + load(root, 'grounding_test.json')
+    evals = (load(root, 'grounding_val.json') +
+             load(root, 'grounding_test.json'))
     assert evals
     for rec in evals:
         ref = refs[str(rec['ref_id'])]

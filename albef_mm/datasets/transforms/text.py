@@ -38,7 +38,8 @@ def pre_caption(text: str, max_words: int = 30) -> str:
         'a man riding a persons bike'
     """
     text = _PUNCT.sub('', text.lower())
-    text = text.replace('-', ' ').replace('/', ' ').replace('<person>', 'person')
+    text = text.replace('-', ' ').replace('/', ' ')
+    text = text.replace('<person>', 'person')
     text = _MULTI_SPACE.sub(' ', text)
     text = text.rstrip('\n').strip(' ')
     return _truncate(text, max_words)

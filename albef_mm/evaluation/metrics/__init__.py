@@ -1,0 +1,1 @@
+from .retrieval import RetrievalRecall, retrieval_recalls  # noqa: F401

@@ -9,7 +9,7 @@ from mmengine.structures import BaseDataElement
 from albef_mm.registry import METRICS
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-# Rows ranked at once; bounds the temporary int64 index arrays (~32 MB).
+# Score elements compared at once (bounds temporary memory).
 _CHUNK_ELEMENTS = 1 << 22
 RECALL_KEYS = ('txt_r1', 'txt_r5', 'txt_r10', 'txt_r_mean', 'img_r1',
                'img_r5', 'img_r10', 'img_r_mean', 'r_mean')
@@ -55,6 +55,7 @@ def _check_maps(img2txt: List[List[int]], txt2img: List[int],
         if not 0 <= int(i) < n_img:
             raise ValueError(f'txt2img[{j}] = {i} is not an image index in '
                              f'[0, {n_img})')
+    listed = np.zeros(n_txt, dtype=bool)
     for i, gts in enumerate(img2txt):
         if len(gts) == 0:
             raise ValueError(f'img2txt[{i}] is empty: image {i} has no '
@@ -67,17 +68,39 @@ def _check_maps(img2txt: List[List[int]], txt2img: List[int],
                 raise ValueError(
                     f'img2txt[{i}] holds text {j} but txt2img[{j}] = '
                     f'{txt2img[int(j)]}; the two maps disagree')
+            if listed[int(j)]:
+                raise ValueError(f'text {j} is listed twice in img2txt')
+            listed[int(j)] = True
+    if not listed.all():
+        j = int(np.flatnonzero(~listed)[0])
+        raise ValueError(f'text {j} (txt2img[{j}] = {txt2img[j]}) is missing '
+                         f'from img2txt[{txt2img[j]}]; the two maps disagree')
 
 
-def _descending_positions(scores: np.ndarray) -> np.ndarray:
-    """``pos[r, c]``: position of column ``c`` in row ``r`` sorted by
-    descending score; among equal scores the later column comes first
-    (``np.argsort(row, kind='stable')[::-1]``)."""
-    order = np.argsort(scores, axis=1, kind='stable')[:, ::-1]
-    pos = np.empty_like(order)
-    ranks = np.broadcast_to(np.arange(order.shape[1]), order.shape)
-    np.put_along_axis(pos, order, ranks, axis=1)
-    return pos
+def _positions(scores: np.ndarray, rows: np.ndarray,
+               cols: np.ndarray) -> np.ndarray:
+    """Position of column ``cols[p]`` in row ``rows[p]`` of ``scores``
+    sorted by descending score, for every pair ``p``.
+
+    Equal to the position in ``np.argsort(row, kind='stable')[::-1]``:
+    the items before it are those with a higher score and those with the
+    same score and a **larger** column index. Counting is O(N) per pair
+    (no sort) and runs in chunks of ~4M elements.
+    """
+    n_cols = scores.shape[1]
+    col_ids = np.arange(n_cols)
+    out = np.empty(len(rows), dtype=np.int64)
+    step = max(1, _CHUNK_ELEMENTS // n_cols)
+    for start in range(0, len(rows), step):
+        r = rows[start:start + step]
+        c = cols[start:start + step]
+        block = scores[r]
+        value = block[np.arange(len(r)), c][:, None]
+        higher = np.count_nonzero(block > value, axis=1)
+        tied_after = np.count_nonzero(
+            (block == value) & (col_ids[None, :] > c[:, None]), axis=1)
+        out[start:start + step] = higher + tied_after
+    return out
 
 
 def _recalls(ranks: np.ndarray) -> List[float]:
@@ -148,21 +171,14 @@ def retrieval_recalls(scores_i2t: ArrayLike,
                          'txt2img / img2txt')
     _check_maps(img2txt, txt2img, n_img, n_txt)
 
-    txt_ranks = np.empty(n_img, dtype=np.int64)
-    step = max(1, _CHUNK_ELEMENTS // n_txt)
-    for start in range(0, n_img, step):
-        pos = _descending_positions(i2t[start:start + step])
-        for r in range(pos.shape[0]):
-            txt_ranks[start + r] = pos[r, img2txt[start + r]].min()
-
-    img_ranks = np.empty(n_txt, dtype=np.int64)
-    gt_img = np.asarray(txt2img, dtype=np.int64)
-    step = max(1, _CHUNK_ELEMENTS // n_img)
-    for start in range(0, n_txt, step):
-        pos = _descending_positions(t2i[start:start + step])
-        rows = np.arange(pos.shape[0])
-        img_ranks[start:start + step] = pos[rows,
-                                            gt_img[start:start + step]]
+    # TR: best position over each image's GT captions.
+    pair_img = np.repeat(np.arange(n_img), [len(g) for g in img2txt])
+    pair_txt = np.asarray([j for g in img2txt for j in g], dtype=np.int64)
+    txt_ranks = np.full(n_img, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(txt_ranks, pair_img, _positions(i2t, pair_img, pair_txt))
+    # IR: position of each text's GT image.
+    img_ranks = _positions(t2i, np.arange(n_txt),
+                           np.asarray(txt2img, dtype=np.int64))
 
     tr1, tr5, tr10 = _recalls(txt_ranks)
     ir1, ir5, ir10 = _recalls(img_ranks)

@@ -1,4 +1,5 @@
 from .base import ALBEFBase
 from .pretrain import ALBEFPretrain
+from .retrieval import ALBEFRetrieval
 
-__all__ = ['ALBEFBase', 'ALBEFPretrain']
+__all__ = ['ALBEFBase', 'ALBEFPretrain', 'ALBEFRetrieval']

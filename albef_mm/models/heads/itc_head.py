@@ -108,8 +108,8 @@ class ITCHead(BaseModule):
 
         Returns:
             dict: ``loss_itc``, ``sim_i2t``, ``sim_t2i`` (``[B, B + Q]``,
-            divided by the temperature) and, for inspection, ``targets_i2t``,
-            ``targets_t2i``.
+            divided by the temperature) and, for inspection,
+            ``targets_hard``, ``targets_i2t``, ``targets_t2i``.
         """
         with torch.no_grad():
             image_feat_all = torch.cat(
@@ -134,8 +134,8 @@ class ITCHead(BaseModule):
         loss_t2i = -torch.sum(
             F.log_softmax(sim_t2i, dim=1) * targets_t2i, dim=1).mean()
         return dict(loss_itc=(loss_i2t + loss_t2i) / 2, sim_i2t=sim_i2t,
-                    sim_t2i=sim_t2i, targets_i2t=targets_i2t,
-                    targets_t2i=targets_t2i)
+                    sim_t2i=sim_t2i, targets_hard=hard,
+                    targets_i2t=targets_i2t, targets_t2i=targets_t2i)
 
     def check_queue_size(self, global_batch: int) -> None:
         """Raise unless the global batch divides the queue length."""

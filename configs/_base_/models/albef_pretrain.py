@@ -39,4 +39,5 @@ custom_hooks = [
     dict(type='QueueUpdateHook'),
     dict(type='AlphaWarmupHook'),
     dict(type='SkippedSampleReportHook'),
+    dict(type='RandomStateHook'),
 ]

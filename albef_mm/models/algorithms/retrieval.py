@@ -1,0 +1,132 @@
+"""ALBEF image-text retrieval fine-tuning (original
+``models/model_retrieval.py``): ITC with image-index-aware targets + ITM."""
+from typing import Dict, List, Optional
+
+import torch
+
+from albef_mm.registry import MODELS
+from albef_mm.structures import DataSample
+from .base import ALBEFBase
+
+
+@MODELS.register_module()
+class ALBEFRetrieval(ALBEFBase):
+    """Retrieval model (also grounding's training model).
+
+    Differences from pre-training: the ITC targets treat every caption of
+    the same image (in batch or queue, ``idx_queue``) as positive, the
+    temperature is not clamped, ITM negatives are never drawn from the same
+    image, no MLM. Evaluation is the ``RetrievalValLoop`` /
+    ``RetrievalTestLoop`` (ITC shortlist, ITM re-rank), not ``predict``.
+
+    Loading a pre-training checkpoint (albef_mm or original format)
+    interpolates the position embeddings of both ViTs, keeps the queues,
+    leaves ``idx_queue`` at -100 and ignores the MLM heads.
+
+    Args:
+        vision_backbone, text_backbone, neck (dict): Encoder configs.
+        itc_head (dict): ``ITCHead`` config (``use_idx_queue=True``,
+            ``clamp_temp=False``; ``distill`` switches momentum targets).
+        itm_head (dict): ``ITMHead`` config.
+        momentum (float): EMA coefficient (0.995).
+        alpha (float): Distillation weight after warm-up (0.4).
+        pretrained_text (str, optional): HF BERT weights.
+        data_preprocessor (dict, optional): Preprocessor config.
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    # The momentum fusion layers are never run in retrieval but are kept
+    # (and averaged) so that checkpoints match the original layout.
+    momentum_modules = ('vision_backbone', 'text_backbone', 'neck')
+    required_train_hooks = ('MomentumUpdateHook', 'QueueUpdateHook',
+                            'AlphaWarmupHook')
+    ignorable_missing = (r'^itc_head\.idx_queue$', )
+    ignorable_unexpected = (r'^mlm_head(_m)?\.', )
+
+    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
+                 itc_head: dict, itm_head: dict, momentum: float = 0.995,
+                 alpha: float = 0.4, pretrained_text: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(vision_backbone, text_backbone, neck, momentum,
+                         alpha, pretrained_text, data_preprocessor, init_cfg)
+        self.itc_head = MODELS.build(
+            dict(dict(use_idx_queue=True, clamp_temp=False), **itc_head))
+        if not self.itc_head.use_idx_queue:
+            raise ValueError('ALBEFRetrieval needs itc_head.use_idx_queue'
+                             '=True (captions of one image are positives)')
+        self.itm_head = MODELS.build(itm_head)
+        self.build_momentum_branch()
+        self.intermediates: Optional[dict] = None
+
+    def forward(self, images: torch.Tensor,
+                text_ids: Optional[torch.Tensor] = None,
+                text_mask: Optional[torch.Tensor] = None,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            if not data_samples or 'image_idx' not in data_samples[0]:
+                raise ValueError('retrieval training needs image_idx in '
+                                 'every data sample (RetrievalDataset sets '
+                                 "it; pack it with algorithm_keys=('text', "
+                                 "'image_idx'))")
+            idx = torch.tensor([s.image_idx for s in data_samples],
+                               device=images.device)
+            return self.loss(images, text_ids, text_mask, idx)
+        if mode == 'tensor':
+            return self.extract_feat(images, text_ids, text_mask)
+        if mode == 'predict':
+            raise NotImplementedError(
+                'retrieval is evaluated by RetrievalValLoop/RetrievalTestLoop'
+                ' (all images x all texts), not per batch')
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
+                         f'{mode!r}')
+
+    def _record(self, **tensors) -> None:
+        if self.intermediates is not None:
+            self.intermediates.update(tensors)
+
+    def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
+             text_mask: torch.Tensor, idx: torch.Tensor,
+             forced_draws: Optional[dict] = None) -> Dict[str, torch.Tensor]:
+        """ITC + ITM losses; ``idx`` ``[B]`` are image indices.
+        ``forced_draws`` may give ``neg_image_idx``/``neg_text_idx``."""
+        forced = forced_draws or {}
+        self.itc_head.clamp_temperature()  # a no-op unless configured
+        image_embeds = self.vision_backbone(images)
+        image_feat = self.itc_head.image_feat(image_embeds[:, 0])
+        text_embeds = self.text_backbone(text_ids, text_mask)
+        text_feat = self.itc_head.text_feat(text_embeds[:, 0])
+        with torch.no_grad():
+            image_embeds_m = self.vision_backbone_m(images)
+            image_feat_m = self.itc_head.image_feat(image_embeds_m[:, 0],
+                                                    momentum=True)
+            text_embeds_m = self.text_backbone_m(text_ids, text_mask)
+            text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
+                                                  momentum=True)
+        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
+                                 text_feat_m, self.alpha, idx)
+        self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
+                               idx.detach())
+        if 'neg_image_idx' in forced:
+            neg_image = forced['neg_image_idx'].to(images.device)
+            neg_text = forced['neg_text_idx'].to(images.device)
+        else:
+            neg_image, neg_text = self.itm_head.sample_negatives(
+                itc['sim_i2t'], itc['sim_t2i'], idx)
+        fused = self.neck(
+            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
+            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
+            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
+        itm_logits = self.itm_head(fused[:, 0])
+        loss_itm = self.itm_head.loss(itm_logits)
+        self._record(
+            image_embeds=image_embeds, text_embeds=text_embeds,
+            image_feat=image_feat, text_feat=text_feat,
+            image_feat_m=image_feat_m, text_feat_m=text_feat_m,
+            sim_i2t=itc['sim_i2t'], sim_t2i=itc['sim_t2i'],
+            sim_targets=itc['targets_hard'],
+            sim_i2t_targets=itc['targets_i2t'],
+            sim_t2i_targets=itc['targets_t2i'], neg_image_idx=neg_image,
+            neg_text_idx=neg_text, itm_fused=fused, itm_logits=itm_logits)
+        return dict(loss_itc=itc['loss_itc'], loss_itm=loss_itm)

@@ -1,0 +1,150 @@
+"""Parity of ``ALBEFRetrieval`` (and its evaluation) with
+``fixtures/retrieval.pth``."""
+from typing import List, Optional
+
+import torch
+
+from albef_mm.checkpoint import load_checkpoint_to_model
+from albef_mm.models.algorithms.retrieval_rerank import (rerank_itm,
+                                                         rerank_itm_plain)
+from albef_mm.registry import MODELS
+from .common import (Check, check_parameters, compare, neck_cfg, run_parts,
+                     text_backbone_cfg, vit_cfg)
+
+
+def build_retrieval_model(fixture: dict):
+    """Project model for the fixture's configs with its weights loaded."""
+    cfg, bert = fixture['config'], fixture['bert_config']
+    fusion = bert['fusion_layer']
+    model = MODELS.build(dict(
+        type='ALBEFRetrieval',
+        vision_backbone=vit_cfg(fixture),
+        text_backbone=text_backbone_cfg(bert, fusion),
+        neck=neck_cfg(bert, bert['num_hidden_layers'] - fusion),
+        itc_head=dict(type='ITCHead', vision_width=cfg['vision_width'],
+                      text_width=bert['hidden_size'],
+                      embed_dim=cfg['embed_dim'], temp=cfg['temp'],
+                      queue_size=cfg['queue_size'],
+                      distill=cfg['distill']),
+        itm_head=dict(type='ITMHead', hidden_size=bert['hidden_size']),
+        momentum=cfg['momentum'], alpha=cfg['alpha']))
+    load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
+                             logger='silent')
+    return model
+
+
+def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:
+    exp = fixture['outputs']['train_step']
+    inp = fixture['inputs']
+    model = build_retrieval_model(fixture)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    model.alpha = inp['alpha']
+    model.intermediates = {}
+    forced = None
+    if replay == 'inject':
+        forced = dict(neg_image_idx=exp['itm_neg_image_idx_for_text'],
+                      neg_text_idx=exp['itm_neg_text_idx_for_image'])
+    else:
+        torch.manual_seed(fixture['seeds']['forward'])
+    model.momentum_update()
+    losses = model.loss(inp['image'], inp['text_ids'], inp['text_atts'],
+                        inp['idx'], forced_draws=forced)
+    total = losses['loss_itc'] + losses['loss_itm']
+    total.backward()
+    model.dequeue_and_enqueue()
+    got, loc = model.intermediates, exp['forward_locals']
+    b = inp['image'].size(0)
+    idx = inp['idx']
+    checks = [
+        compare('losses/loss_ita', losses['loss_itc'],
+                exp['losses']['loss_ita']),
+        compare('losses/loss_itm', losses['loss_itm'],
+                exp['losses']['loss_itm']),
+        compare('loss_total', total, exp['loss_total']),
+        compare('temp_after_clamp', model.itc_head.temp,
+                exp['temp_after_clamp']),
+        compare('itm_neg_image_idx_for_text', got['neg_image_idx'],
+                exp['itm_neg_image_idx_for_text']),
+        compare('itm_neg_text_idx_for_image', got['neg_text_idx'],
+                exp['itm_neg_text_idx_for_image']),
+        compare('forward_locals/sim_targets', got['sim_targets'],
+                loc['sim_targets']),
+    ]
+    for key in ('image_embeds', 'text_embeds', 'image_feat', 'text_feat',
+                'image_feat_m', 'text_feat_m', 'sim_i2t', 'sim_t2i',
+                'sim_i2t_targets', 'sim_t2i_targets'):
+        checks.append(compare(f'forward_locals/{key}', got[key], loc[key]))
+    checks += [
+        compare('forward_locals/weights_i2t',
+                model.itm_head.negative_weights(got['sim_i2t'], idx),
+                loc['weights_i2t']),
+        compare('forward_locals/weights_t2i',
+                model.itm_head.negative_weights(got['sim_t2i'], idx),
+                loc['weights_t2i']),
+        compare('forward_locals/output_pos/last_hidden_state',
+                got['itm_fused'][:b], loc['output_pos']['last_hidden_state']),
+        compare('forward_locals/output_neg/last_hidden_state',
+                got['itm_fused'][b:], loc['output_neg']['last_hidden_state']),
+        compare('forward_locals/vl_output', got['itm_logits'],
+                loc['vl_output']),
+    ]
+    for key in ('image_queue', 'text_queue', 'idx_queue', 'queue_ptr'):
+        checks.append(compare(f'queue_after/{key}',
+                              getattr(model.itc_head, key),
+                              exp['queue_after'][key]))
+    checks += check_parameters(model, exp,
+                               fixture['bert_config']['fusion_layer'])
+    return checks
+
+
+@torch.no_grad()
+def check_eval(fixture: dict) -> List[Check]:
+    exp = fixture['outputs']['eval']
+    inp = fixture['inputs']
+    k = fixture['config']['k_test']
+    model = build_retrieval_model(fixture).eval()
+    image, ids, atts = inp['image'], inp['text_ids'], inp['text_atts']
+    image_embeds = model.vision_backbone(image)
+    text_embeds = model.text_backbone(ids, atts)
+    head = model.itc_head
+    image_feat = head.image_feat(image_embeds[:, 0])
+    text_feat = head.text_feat(text_embeds[:, 0])
+    sims = image_feat @ text_feat.t()
+    n = image.size(0)
+    fused = model.neck(text_embeds.repeat(n, 1, 1), atts.repeat(n, 1),
+                       image_embeds.repeat_interleave(n, dim=0))[:, 0]
+    itm = model.itm_head(fused).view(n, n, -1)
+    fast_i2t, fast_t2i = rerank_itm(model.neck, model.itm_head, image_embeds,
+                                    torch.arange(n), text_embeds, atts, sims,
+                                    k)
+    fast_i2t[torch.isinf(fast_i2t)] = -100
+    fast_t2i[torch.isinf(fast_t2i)] = -100
+    plain_i2t, plain_t2i = rerank_itm_plain(model.neck, model.itm_head,
+                                            image_embeds, text_embeds, atts,
+                                            sims, k)
+    return [
+        compare('image_embeds', image_embeds, exp['image_embeds']),
+        compare('text_embeds', text_embeds, exp['text_embeds']),
+        compare('image_feat', image_feat, exp['image_feat']),
+        compare('text_feat', text_feat, exp['text_feat']),
+        compare('sims_matrix', sims, exp['sims_matrix']),
+        compare('itm_logits', itm, exp['itm_logits']),
+        compare('itm_fused_cls', fused.view(n, n, -1), exp['itm_fused_cls']),
+        compare('itm_score', itm[..., 1], exp['itm_score']),
+        compare('score_matrix_i2t', fast_i2t, exp['score_matrix_i2t']),
+        compare('score_matrix_t2i', fast_t2i, exp['score_matrix_t2i']),
+        compare('score_matrix_i2t[plain]', plain_i2t,
+                exp['score_matrix_i2t']),
+        compare('score_matrix_t2i[plain]', plain_t2i,
+                exp['score_matrix_t2i']),
+    ]
+
+
+def run(fixture: dict, parts: Optional[List[str]] = None,
+        replay: str = 'inject'):
+    """Yields ``(part, checks)``; the fixture's ``grounding`` part belongs
+    to the Grad-CAM grounding work and is reported as unsupported."""
+    return run_parts(fixture, parts, 'retrieval', dict(
+        train_step=lambda: check_train_step(fixture, replay),
+        eval=lambda: check_eval(fixture)))
