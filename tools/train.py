@@ -96,7 +96,8 @@ def setup_cpu_distributed(cfg: Config) -> None:
     import torch.distributed as dist
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
-    cfg.model_wrapper_cfg = dict(type='CPUFriendlyDDP',
+    # scope prefix: the runner looks wrappers up in MMEngine's root registry
+    cfg.model_wrapper_cfg = dict(type='albef_mm.CPUFriendlyDDP',
                                  broadcast_buffers=False)
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
 

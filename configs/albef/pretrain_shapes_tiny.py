@@ -33,7 +33,7 @@ optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [
     dict(type='ALBEFStepWarmupCosineLR', warmup_lr=5e-5, min_lr=5e-5,
          warmup_epochs=1, step_size=20, max_epochs=max_epochs, by_epoch=True,
-         convert_to_iter_based=True)
+         convert_to_iter_based=True, begin=0, end=max_epochs)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
                  val_interval=max_epochs)

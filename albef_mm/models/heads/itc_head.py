@@ -158,13 +158,15 @@ class ITCHead(BaseModule):
                 idx = torch.cat(all_gather(idx.contiguous()))
         batch = image_feat.size(0)
         self.check_queue_size(batch)
+        # Modular columns: also correct when the pointer is not a multiple
+        # of the batch (a run resumed with another GPU count).
         ptr = int(self.queue_ptr)
-        self.image_queue[:, ptr:ptr + batch] = image_feat.T.to(
-            self.image_queue.dtype)
-        self.text_queue[:, ptr:ptr + batch] = text_feat.T.to(
-            self.text_queue.dtype)
+        cols = torch.arange(ptr, ptr + batch,
+                            device=self.image_queue.device) % self.queue_size
+        self.image_queue[:, cols] = image_feat.T.to(self.image_queue.dtype)
+        self.text_queue[:, cols] = text_feat.T.to(self.text_queue.dtype)
         if self.use_idx_queue:
             if idx is None:
                 raise ValueError('enqueue needs the image indices')
-            self.idx_queue[:, ptr:ptr + batch] = idx.view(1, -1)
+            self.idx_queue[:, cols] = idx.view(1, -1).to(self.idx_queue)
         self.queue_ptr[0] = (ptr + batch) % self.queue_size

@@ -9,7 +9,7 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='ALBEFStepWarmupCosineLR', warmup_lr=1e-5, min_lr=1e-5,
          warmup_epochs=20, max_epochs=30, by_epoch=True,
-         convert_to_iter_based=True)
+         convert_to_iter_based=True, begin=0, end=30)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=30)
 # ALBEF was trained on 8 GPUs x 64.

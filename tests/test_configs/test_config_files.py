@@ -1,0 +1,47 @@
+"""Every config file parses; the full-size ones build (on the meta device)."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from albef_mm.registry import MODELS
+from albef_mm.testing import CONFIG_ROOT
+
+TASK_CONFIGS = sorted(glob.glob(osp.join(CONFIG_ROOT, 'albef', '*.py')))
+
+
+@pytest.mark.parametrize('path', TASK_CONFIGS,
+                         ids=[osp.basename(p) for p in TASK_CONFIGS])
+def test_task_config_builds_its_model(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'albef_mm'
+    assert cfg.runner_type == 'ALBEFRunner'
+    DefaultScope.get_instance(f'cfg-{osp.basename(path)}',
+                              scope_name='albef_mm')
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
+    assert not model.missing_train_hooks(hooks)
+
+
+@pytest.mark.parametrize('name,epochs,batch,files', [
+    ('pretrain_4m.py', 30, 64, 5),
+    ('pretrain_14m.py', 30, 64, 6),
+])
+def test_pretrain_recipes(name, epochs, batch, files):
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, 'albef', name))
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.train_dataloader.batch_size == batch
+    assert len(cfg.train_dataloader.dataset.ann_file) == files
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4
+    sched = cfg.param_scheduler[0]
+    assert (sched.warmup_lr, sched.min_lr, sched.warmup_epochs) == \
+        (1e-5, 1e-5, 20)
+    assert cfg.model.itc_head.queue_size == 65536
+    assert cfg.model.alpha == 0.4 and cfg.model.momentum == 0.995
+    assert cfg.model.vision_backbone.img_size == 256
+    # the 8 x 64 global batch divides the queue
+    assert 65536 % (8 * batch) == 0

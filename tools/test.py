@@ -1,0 +1,61 @@
+"""Evaluate a checkpoint with a task config.
+
+Usage:
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+CHECKPOINT may be an albef_mm checkpoint or an original ALBEF file (a
+pre-training ``{'model': ...}`` checkpoint or a released fine-tuned state
+dict without momentum weights); keys are converted and reported.
+"""
+import argparse
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+from train import build_runner, setup_cpu_distributed  # noqa: E402
+
+import albef_mm  # noqa: F401,E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Evaluate an ALBEF model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs go')
+    parser.add_argument('--out', help='dump the raw predictions (e.g. the '
+                        'retrieval score matrices) to this pickle file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.out is not None:
+        evaluators = cfg.test_evaluator
+        if not isinstance(evaluators, list):
+            evaluators = [evaluators]
+        cfg.test_evaluator = evaluators + [
+            dict(type='DumpResults', out_file_path=args.out)]
+    setup_cpu_distributed(cfg)
+    runner = build_runner(cfg)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()
