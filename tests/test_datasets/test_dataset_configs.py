@@ -38,7 +38,7 @@ def test_shapes_pretrain_config(tmp_path):
 
 def test_real_pretrain_configs():
     for name, n_files in (('pretrain_4m.py', 5), ('pretrain_14m.py', 6)):
-        cfg = Config.fromfile(osp.join(CFG_DIR, name))
+        cfg = Config.fromfile(osp.join(CFG_DIR, '..', '..', 'albef', name))
         ds = cfg.train_dataloader.dataset
         assert len(ds.ann_file) == n_files
         assert ('cc12m.json' in ds.ann_file) == (n_files == 6)

@@ -120,6 +120,71 @@ class ALBEFBase(BaseModel):
         self.itc_head.enqueue(*self._queue_pending)
         self._queue_pending = None
 
+    # --------------------------------------------------- ITC + ITM step
+    def _record(self, **tensors) -> None:
+        if getattr(self, 'intermediates', None) is not None:
+            self.intermediates.update(tensors)
+
+    def contrast_and_match(self, images: torch.Tensor,
+                           text_ids: torch.Tensor, text_mask: torch.Tensor,
+                           idx: Optional[torch.Tensor] = None,
+                           forced_draws: Optional[dict] = None) -> dict:
+        """The ITC and ITM part of a training step, shared by pre-training
+        and retrieval (spec §2.1 steps 1-7).
+
+        Encodes images and texts with the online and momentum encoders,
+        computes the ITC loss against momentum features + queue (``idx``
+        switches on image-index-aware targets), leaves the momentum
+        features for ``dequeue_and_enqueue``, samples hard negatives and
+        runs positives and both kinds of negatives through the fusion neck
+        in one batch of 3B rows (the original's label order).
+        ``forced_draws`` may give ``neg_image_idx``/``neg_text_idx``.
+
+        Returns:
+            dict: ``loss_itc``, ``loss_itm`` and ``image_embeds``,
+            ``image_embeds_m`` (for the MLM step).
+        """
+        forced = forced_draws or {}
+        self.itc_head.clamp_temperature()  # a no-op unless configured
+        image_embeds = self.vision_backbone(images)
+        image_feat = self.itc_head.image_feat(image_embeds[:, 0])
+        text_embeds = self.text_backbone(text_ids, text_mask)
+        text_feat = self.itc_head.text_feat(text_embeds[:, 0])
+        with torch.no_grad():
+            image_embeds_m = self.vision_backbone_m(images)
+            image_feat_m = self.itc_head.image_feat(image_embeds_m[:, 0],
+                                                    momentum=True)
+            text_embeds_m = self.text_backbone_m(text_ids, text_mask)
+            text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
+                                                  momentum=True)
+        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
+                                 text_feat_m, self.alpha, idx)
+        self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
+                               None if idx is None else idx.detach())
+        if 'neg_image_idx' in forced:
+            neg_image = forced['neg_image_idx'].to(images.device)
+            neg_text = forced['neg_text_idx'].to(images.device)
+        else:
+            neg_image, neg_text = self.itm_head.sample_negatives(
+                itc['sim_i2t'], itc['sim_t2i'], idx)
+        fused = self.neck(
+            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
+            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
+            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
+        itm_logits = self.itm_head(fused[:, 0])
+        self._record(
+            image_embeds=image_embeds, text_embeds=text_embeds,
+            image_feat=image_feat, text_feat=text_feat,
+            image_feat_m=image_feat_m, text_feat_m=text_feat_m,
+            sim_i2t=itc['sim_i2t'], sim_t2i=itc['sim_t2i'],
+            sim_targets=itc['targets_hard'],
+            sim_i2t_targets=itc['targets_i2t'],
+            sim_t2i_targets=itc['targets_t2i'], neg_image_idx=neg_image,
+            neg_text_idx=neg_text, itm_fused=fused, itm_logits=itm_logits)
+        return dict(loss_itc=itc['loss_itc'],
+                    loss_itm=self.itm_head.loss(itm_logits),
+                    image_embeds=image_embeds, image_embeds_m=image_embeds_m)
+
     # ----------------------------------------------------------- features
     def extract_feat(self, images: Optional[torch.Tensor] = None,
                      text_ids: Optional[torch.Tensor] = None,

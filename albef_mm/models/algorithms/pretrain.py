@@ -77,10 +77,6 @@ class ALBEFPretrain(ALBEFBase):
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
                          f'{mode!r}')
 
-    def _record(self, **tensors) -> None:
-        if self.intermediates is not None:
-            self.intermediates.update(tensors)
-
     def fuse(self, text_embeds, text_mask, image_embeds, momentum=False):
         neck = self.neck_m if momentum else self.neck
         return neck(text_embeds, text_mask, image_embeds)
@@ -99,38 +95,10 @@ class ALBEFPretrain(ALBEFBase):
         """
         forced = forced_draws or {}
         alpha = self.alpha
-        self.itc_head.clamp_temperature()
-        image_embeds = self.vision_backbone(images)
-        image_feat = self.itc_head.image_feat(image_embeds[:, 0])
-        text_embeds = self.text_backbone(text_ids, text_mask)
-        text_feat = self.itc_head.text_feat(text_embeds[:, 0])
-
-        with torch.no_grad():
-            image_embeds_m = self.vision_backbone_m(images)
-            image_feat_m = self.itc_head.image_feat(image_embeds_m[:, 0],
-                                                    momentum=True)
-            text_embeds_m = self.text_backbone_m(text_ids, text_mask)
-            text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
-                                                  momentum=True)
-        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
-                                 text_feat_m, alpha)
-        self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
-                               None)
-
-        # ITM: positives and both kinds of hard negatives in one fused pass
-        # of 3B rows, ordered as the original's labels.
-        if 'neg_image_idx' in forced:
-            neg_image = forced['neg_image_idx'].to(images.device)
-            neg_text = forced['neg_text_idx'].to(images.device)
-        else:
-            neg_image, neg_text = self.itm_head.sample_negatives(
-                itc['sim_i2t'], itc['sim_t2i'])
-        fused = self.fuse(
-            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
-            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
-            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
-        itm_logits = self.itm_head(fused[:, 0])
-        loss_itm = self.itm_head.loss(itm_logits)
+        out = self.contrast_and_match(images, text_ids, text_mask,
+                                      forced_draws=forced)
+        image_embeds, image_embeds_m = out['image_embeds'], \
+            out['image_embeds_m']
 
         # MLM with distillation from the momentum branch.
         if 'mlm_input_ids' in forced:
@@ -147,17 +115,9 @@ class ALBEFPretrain(ALBEFBase):
         loss_mlm = self.mlm_head.loss(mlm_logits, mlm_labels,
                                       F.softmax(logits_m, dim=-1), alpha)
 
-        self._record(
-            image_embeds=image_embeds, text_embeds=text_embeds,
-            image_feat=image_feat, text_feat=text_feat,
-            image_feat_m=image_feat_m, text_feat_m=text_feat_m,
-            sim_i2t=itc['sim_i2t'], sim_t2i=itc['sim_t2i'],
-            sim_i2t_targets=itc['targets_i2t'],
-            sim_t2i_targets=itc['targets_t2i'], neg_image_idx=neg_image,
-            neg_text_idx=neg_text, itm_fused=fused, itm_logits=itm_logits,
-            mlm_input_ids=mlm_ids, mlm_labels=mlm_labels, logits_m=logits_m,
-            mlm_logits=mlm_logits)
-        return dict(loss_itc=itc['loss_itc'], loss_itm=loss_itm,
+        self._record(mlm_input_ids=mlm_ids, mlm_labels=mlm_labels,
+                     logits_m=logits_m, mlm_logits=mlm_logits)
+        return dict(loss_itc=out['loss_itc'], loss_itm=out['loss_itm'],
                     loss_mlm=loss_mlm)
 
     @torch.no_grad()

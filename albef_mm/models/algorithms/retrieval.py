@@ -82,51 +82,11 @@ class ALBEFRetrieval(ALBEFBase):
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
                          f'{mode!r}')
 
-    def _record(self, **tensors) -> None:
-        if self.intermediates is not None:
-            self.intermediates.update(tensors)
-
     def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
              text_mask: torch.Tensor, idx: torch.Tensor,
              forced_draws: Optional[dict] = None) -> Dict[str, torch.Tensor]:
         """ITC + ITM losses; ``idx`` ``[B]`` are image indices.
         ``forced_draws`` may give ``neg_image_idx``/``neg_text_idx``."""
-        forced = forced_draws or {}
-        self.itc_head.clamp_temperature()  # a no-op unless configured
-        image_embeds = self.vision_backbone(images)
-        image_feat = self.itc_head.image_feat(image_embeds[:, 0])
-        text_embeds = self.text_backbone(text_ids, text_mask)
-        text_feat = self.itc_head.text_feat(text_embeds[:, 0])
-        with torch.no_grad():
-            image_embeds_m = self.vision_backbone_m(images)
-            image_feat_m = self.itc_head.image_feat(image_embeds_m[:, 0],
-                                                    momentum=True)
-            text_embeds_m = self.text_backbone_m(text_ids, text_mask)
-            text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
-                                                  momentum=True)
-        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
-                                 text_feat_m, self.alpha, idx)
-        self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
-                               idx.detach())
-        if 'neg_image_idx' in forced:
-            neg_image = forced['neg_image_idx'].to(images.device)
-            neg_text = forced['neg_text_idx'].to(images.device)
-        else:
-            neg_image, neg_text = self.itm_head.sample_negatives(
-                itc['sim_i2t'], itc['sim_t2i'], idx)
-        fused = self.neck(
-            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
-            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
-            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
-        itm_logits = self.itm_head(fused[:, 0])
-        loss_itm = self.itm_head.loss(itm_logits)
-        self._record(
-            image_embeds=image_embeds, text_embeds=text_embeds,
-            image_feat=image_feat, text_feat=text_feat,
-            image_feat_m=image_feat_m, text_feat_m=text_feat_m,
-            sim_i2t=itc['sim_i2t'], sim_t2i=itc['sim_t2i'],
-            sim_targets=itc['targets_hard'],
-            sim_i2t_targets=itc['targets_i2t'],
-            sim_t2i_targets=itc['targets_t2i'], neg_image_idx=neg_image,
-            neg_text_idx=neg_text, itm_fused=fused, itm_logits=itm_logits)
-        return dict(loss_itc=itc['loss_itc'], loss_itm=loss_itm)
+        out = self.contrast_and_match(images, text_ids, text_mask, idx,
+                                      forced_draws)
+        return dict(loss_itc=out['loss_itc'], loss_itm=out['loss_itm'])
