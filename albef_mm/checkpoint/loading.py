@@ -71,7 +71,8 @@ def load_checkpoint_to_model(model: nn.Module, ckpt_or_path,
                              allow_shape_mismatch: bool = False,
                              ignore_missing: Sequence[str] = (),
                              ignore_unexpected: Sequence[str] = (),
-                             logger: str = 'current') -> LoadReport:
+                             logger: str = 'current',
+                             source: Optional[str] = None) -> LoadReport:
     """Load an albef_mm or original ALBEF checkpoint into ``model``.
 
     Every dropped, missing, unexpected, mis-shaped and interpolated key is
@@ -80,9 +81,12 @@ def load_checkpoint_to_model(model: nn.Module, ckpt_or_path,
     the momentum branch is copied from the online weights. With ``strict``,
     missing/unexpected keys other than those matching the regexes in
     ``ignore_missing``/``ignore_unexpected`` (plus the model's own
-    ``ignorable_missing``/``ignorable_unexpected``) raise.
+    ``ignorable_missing``/``ignorable_unexpected``) raise. ``source``
+    names the checkpoint in messages when a loaded dict is passed.
     """
-    source = ckpt_or_path if isinstance(ckpt_or_path, str) else 'state dict'
+    if source is None:
+        source = ckpt_or_path if isinstance(ckpt_or_path, str) \
+            else 'state dict'
     ckpt = load_any(ckpt_or_path) if isinstance(ckpt_or_path, str) \
         else ckpt_or_path
     state = extract_state_dict(ckpt)

@@ -89,7 +89,7 @@ def main(argv=None):
     fast, t_fast, f_fast = timed(fast_fn, args.device)
     diff = max((fast[0] - plain[0]).abs().max().item(),
                (fast[1] - plain[1]).abs().max().item())
-    pairs = 2 * n_img * args.k
+    pairs = n_img * min(args.k, n_txt) + n_txt * min(args.k, n_img)
     print(f'{args.config}: {n_img} images x {n_txt} texts, k={args.k}, '
           f'{tokens} image tokens, device {args.device}, '
           f'{torch.get_num_threads()} threads')

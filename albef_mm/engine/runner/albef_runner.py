@@ -68,7 +68,8 @@ class ALBEFRunner(Runner):
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         load_checkpoint_to_model(self.unwrapped_model, checkpoint,
                                  strict=self.load_strict or strict,
-                                 logger=self.logger.instance_name)
+                                 logger=self.logger.instance_name,
+                                 source=str(filename))
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

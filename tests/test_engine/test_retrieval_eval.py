@@ -1,0 +1,74 @@
+"""tools/test.py and tools/dist_test.sh on a tiny Shapes retrieval model:
+single-process and 2-process (gloo) evaluations give the same scores."""
+import os
+import os.path as osp
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from albef_mm.datasets import generate_shapes
+from albef_mm.registry import MODELS
+from albef_mm.testing import CONFIG_ROOT
+from albef_mm.testing.tiny import REPO_ROOT
+
+CFG = osp.join(CONFIG_ROOT, 'albef', 'retrieval_shapes_tiny.py')
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp('shapes_eval')
+    data = str(root / 'shapes')
+    generate_shapes(data, num_train=16, num_val=10, num_test=21)
+    cfg = Config.fromfile(CFG)
+    cfg.model.data_preprocessor.tokenizer.name_or_path = osp.join(
+        data, 'vocab.txt')
+    DefaultScope.get_instance('eval-test', scope_name='albef_mm')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    ckpt = str(root / 'random.pth')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    return data, ckpt, root
+
+
+def _run(cmd, root):
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               PORT=str(29900 + os.getpid() % 90))
+    result = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + \
+        result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def _opts(data, work):
+    return ['--cfg-options', f'work_dir={work}',
+            f'model.data_preprocessor.tokenizer.name_or_path={data}/'
+            'vocab.txt', f'test_dataloader.dataset.data_root={data}/',
+            'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
+            'test_cfg.k_test=5']
+
+
+def test_single_and_two_process_evaluation_agree(setup):
+    data, ckpt, root = setup
+    single = root / 'single.pkl'
+    log = _run([sys.executable, 'tools/test.py', CFG, ckpt, '--out',
+                str(single)] + _opts(data, root / 'w1'), root)
+    assert 'retrieval/r_mean' in log
+    double = root / 'double.pkl'
+    _run(['bash', 'tools/dist_test.sh', CFG, ckpt, '2', '--out',
+          str(double)] + _opts(data, root / 'w2'), root)
+    with open(single, 'rb') as f:
+        a = pickle.load(f)[0]
+    with open(double, 'rb') as f:
+        b = pickle.load(f)[0]
+    assert a['scores_i2t'].shape == (21, 105)
+    torch.testing.assert_close(a['scores_i2t'], b['scores_i2t'])
+    torch.testing.assert_close(a['scores_t2i'], b['scores_t2i'])
+    # each image keeps exactly its ITM scores for its top-5 texts (others
+    # -100, unless a text's own top-5 images also asked for the pair)
+    assert ((a['scores_i2t'] != -100).sum(1) >= 5).all()
