@@ -71,6 +71,9 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.work_dir = osp.join('work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp needs a GPU: MMEngine\'s AmpOptimWrapper '
+                             'does not run on the CPU.')
         dtype = 'bfloat16' if torch.cuda.is_available() and \
             torch.cuda.is_bf16_supported() else 'float16'
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -126,3 +126,25 @@ def test_extract_feat_errors(model):
         model.extract_feat(torch.zeros(1, 3, 64, 64), mode='text')
     with pytest.raises(ValueError, match='built for 64 px'):
         model.extract_feat(torch.zeros(1, 3, 96, 96), mode='image')
+
+
+def test_activation_checkpointing_gives_the_same_loss_and_grads():
+    results = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_pretrain_model_cfg()
+        for key in ('vision_backbone', 'text_backbone', 'neck'):
+            cfg[key]['with_cp'] = with_cp
+        m = MODELS.build(cfg)
+        images, ids, mask = _batch()
+        forced = dict(neg_image_idx=torch.tensor([1, 0, 3, 2]),
+                      neg_text_idx=torch.tensor([2, 3, 0, 1]),
+                      mlm_input_ids=ids, mlm_labels=ids.masked_fill(
+                          mask == 0, -100))
+        loss = sum(m.loss(images, ids, mask, forced).values())
+        loss.backward()
+        results.append((loss.detach(),
+                        m.vision_backbone.blocks[0].attn.qkv.weight.grad,
+                        m.neck.layer[0].crossattention.self.key.weight.grad))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)

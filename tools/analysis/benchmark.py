@@ -66,6 +66,8 @@ def main(argv=None):
     model = MODELS.build(cfg.model).to(args.device).train()
     optim_cfg = cfg.optim_wrapper.copy()
     if args.amp:
+        if not args.device.startswith('cuda'):
+            raise SystemExit('--amp needs a GPU (AmpOptimWrapper)')
         optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
     optim = build_optim_wrapper(model, optim_cfg)
     images, ids, mask = synthetic_batch(model, args.batch_size,

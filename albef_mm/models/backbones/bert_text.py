@@ -66,6 +66,8 @@ class BertTextEncoder(BaseModule):
         attn_dropout (float): Attention dropout.
         pad_token_id (int): Padding id.
         init_std (float): Std of the random init.
+        with_cp (bool): Activation checkpointing per layer (saves memory,
+            costs a second forward of each layer in backward).
         init_cfg (dict, optional): MMEngine init config.
     """
 
@@ -75,7 +77,8 @@ class BertTextEncoder(BaseModule):
                  max_position_embeddings: int = 512, type_vocab_size: int = 2,
                  layer_norm_eps: float = 1e-12, hidden_dropout: float = 0.1,
                  attn_dropout: float = 0.1, pad_token_id: int = 0,
-                 init_std: float = 0.02, init_cfg: Optional[dict] = None):
+                 init_std: float = 0.02, with_cp: bool = False,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.hidden_size = hidden_size
         self.vocab_size = vocab_size
@@ -89,6 +92,7 @@ class BertTextEncoder(BaseModule):
             num_heads=num_heads, intermediate_size=intermediate_size,
             layer_norm_eps=layer_norm_eps, hidden_dropout=hidden_dropout,
             attn_dropout=attn_dropout)
+        self.encoder.with_cp = with_cp
         init_bert_weights(self, init_std)
 
     @property

@@ -34,6 +34,8 @@ class FusionEncoder(BaseModule):
         hidden_dropout (float): Dropout after projections.
         attn_dropout (float): Attention dropout.
         init_std (float): Std of the random init.
+        with_cp (bool): Activation checkpointing per layer (saves memory,
+            costs a second forward of each layer in backward).
         init_cfg (dict, optional): MMEngine init config.
     """
 
@@ -41,7 +43,8 @@ class FusionEncoder(BaseModule):
                  num_heads: int = 12, intermediate_size: int = 3072,
                  encoder_width: int = 768, layer_norm_eps: float = 1e-12,
                  hidden_dropout: float = 0.1, attn_dropout: float = 0.1,
-                 init_std: float = 0.02, init_cfg: Optional[dict] = None):
+                 init_std: float = 0.02, with_cp: bool = False,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.hidden_size = hidden_size
         self.init_std = init_std
