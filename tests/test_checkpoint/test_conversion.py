@@ -122,3 +122,27 @@ def test_converter_tool(tmp_path):
     assert not report.converted and not report.missing
     assert torch.equal(converted['itc_head.image_queue'],
                        fx['model']['image_queue'])
+
+
+def test_runner_load_from_converts_an_original_checkpoint(tmp_path):
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+
+    from albef_mm.engine.runner import ALBEFRunner
+    fx = torch.load(oracle_fixture('pretrain.pth'))
+    path = tmp_path / 'ALBEF.pth'
+    torch.save({'model': fx['model'], 'epoch': 29}, path)
+    model = MODELS.build(tiny_pretrain_model_cfg())
+    hooks = []
+    fake = SimpleNamespace(
+        unwrapped_model=model, load_strict=True,
+        logger=MMLogger.get_instance('load-test'),
+        call_hook=lambda name, **kw: hooks.append(name))
+    ckpt = ALBEFRunner.load_checkpoint(fake, str(path))
+    assert ckpt['epoch'] == 29 and hooks == ['after_load_checkpoint']
+    assert fake._has_loaded
+    torch.testing.assert_close(
+        model.neck_m.encoder.layer[1].crossattention.self.value.bias,
+        fx['model']['text_encoder_m.bert.encoder.layer.3.crossattention.'
+                    'self.value.bias'])
