@@ -1,5 +1,4 @@
 """Initialising text backbone + fusion neck (+ MLM head) from HF BERT."""
-import os
 import os.path as osp
 
 import torch

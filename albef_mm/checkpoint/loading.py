@@ -3,7 +3,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-import torch
 from mmengine.logging import print_log
 from torch import nn
 

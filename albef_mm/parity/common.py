@@ -152,3 +152,81 @@ def run_parts(fixture: dict, parts: Optional[List[str]], task: str,
     if missing:
         raise UnsupportedFixture(f'{task} parts {missing} are not supported '
                                  'yet')
+
+
+def replay_train_step(model, fixture: dict, replay: str, loss_args: tuple,
+                      extra_forced: Optional[dict] = None):
+    """Run one training iteration as the runner does (momentum EMA hook,
+    loss, backward of the summed losses, enqueue hook) with the fixture's
+    random draws injected (``replay='inject'``) or re-seeded
+    (``'seed'``). Returns ``(losses, total)``; intermediates are in
+    ``model.intermediates``."""
+    exp = fixture['outputs']['train_step']
+    model.train()
+    model.zero_grad(set_to_none=True)
+    model.alpha = fixture['inputs']['alpha']
+    model.intermediates = {}
+    forced = None
+    if replay == 'inject':
+        forced = dict(neg_image_idx=exp['itm_neg_image_idx_for_text'],
+                      neg_text_idx=exp['itm_neg_text_idx_for_image'],
+                      **(extra_forced or {}))
+    else:
+        torch.manual_seed(fixture['seeds']['forward'])
+    model.momentum_update()
+    losses = model.loss(*loss_args, forced_draws=forced)
+    total = sum(losses.values())
+    total.backward()
+    model.dequeue_and_enqueue()
+    return losses, total
+
+
+def check_contrast_and_match(model, fixture: dict, losses: dict, total,
+                             idx: Optional[torch.Tensor] = None
+                             ) -> List[Check]:
+    """The ITC/ITM outputs shared by the pre-training and retrieval
+    fixtures: losses, forward locals, negative sampling weights and draws,
+    fused states, ITM logits, queues after the step, gradients."""
+    exp = fixture['outputs']['train_step']
+    got, loc = model.intermediates, exp['forward_locals']
+    b = fixture['inputs']['image'].size(0)
+    checks = [
+        compare('losses/loss_ita', losses['loss_itc'],
+                exp['losses']['loss_ita']),
+        compare('losses/loss_itm', losses['loss_itm'],
+                exp['losses']['loss_itm']),
+        compare('loss_total', total, exp['loss_total']),
+        compare('temp_after_clamp', model.itc_head.temp,
+                exp['temp_after_clamp']),
+        compare('itm_neg_image_idx_for_text', got['neg_image_idx'],
+                exp['itm_neg_image_idx_for_text']),
+        compare('itm_neg_text_idx_for_image', got['neg_text_idx'],
+                exp['itm_neg_text_idx_for_image']),
+        compare('forward_locals/sim_targets', got['sim_targets'],
+                loc['sim_targets']),
+    ]
+    for key in ('image_embeds', 'text_embeds', 'image_feat', 'text_feat',
+                'image_feat_m', 'text_feat_m', 'sim_i2t', 'sim_t2i',
+                'sim_i2t_targets', 'sim_t2i_targets'):
+        checks.append(compare(f'forward_locals/{key}', got[key], loc[key]))
+    head = model.itm_head
+    checks += [
+        compare('forward_locals/weights_i2t',
+                head.negative_weights(got['sim_i2t'], idx),
+                loc['weights_i2t']),
+        compare('forward_locals/weights_t2i',
+                head.negative_weights(got['sim_t2i'], idx),
+                loc['weights_t2i']),
+        compare('forward_locals/output_pos/last_hidden_state',
+                got['itm_fused'][:b], loc['output_pos']['last_hidden_state']),
+        compare('forward_locals/output_neg/last_hidden_state',
+                got['itm_fused'][b:], loc['output_neg']['last_hidden_state']),
+        compare('forward_locals/vl_output', got['itm_logits'],
+                loc['vl_output']),
+    ]
+    for key, value in exp['queue_after'].items():
+        checks.append(compare(f'queue_after/{key}',
+                              getattr(model.itc_head, key), value))
+    checks += check_parameters(model, exp,
+                               fixture['bert_config']['fusion_layer'])
+    return checks

@@ -5,8 +5,9 @@ import torch
 
 from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import MODELS
-from .common import (Check, check_parameters, compare, neck_cfg, run_parts,
-                     text_backbone_cfg, vit_cfg)
+from .common import (Check, check_contrast_and_match, compare, neck_cfg,
+                     replay_train_step, run_parts, text_backbone_cfg,
+                     vit_cfg)
 
 
 def build_pretrain_model(fixture: dict):
@@ -42,76 +43,23 @@ def build_pretrain_model(fixture: dict):
 def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:
     exp = fixture['outputs']['train_step']
     inp = fixture['inputs']
-    fusion = fixture['bert_config']['fusion_layer']
     model = build_pretrain_model(fixture)
-    model.train()
-    model.zero_grad(set_to_none=True)
-    model.alpha = inp['alpha']
-    model.intermediates = {}
-    forced = None
-    if replay == 'inject':
-        forced = dict(neg_image_idx=exp['itm_neg_image_idx_for_text'],
-                      neg_text_idx=exp['itm_neg_text_idx_for_image'],
-                      mlm_input_ids=exp['mlm_masked_input_ids'],
-                      mlm_labels=exp['mlm_labels'])
-    else:
-        torch.manual_seed(fixture['seeds']['forward'])
-    # MomentumUpdateHook.before_train_iter, then the step, then
-    # QueueUpdateHook.after_train_iter, as a training iteration runs them.
-    model.momentum_update()
-    losses = model.loss(inp['image'], inp['text_ids'], inp['text_atts'],
-                        forced_draws=forced)
-    total = losses['loss_itc'] + losses['loss_itm'] + losses['loss_mlm']
-    total.backward()
-    model.dequeue_and_enqueue()
-    got = model.intermediates
-    loc = exp['forward_locals']
-    b = inp['image'].size(0)
-    checks = [
-        compare('losses/loss_ita', losses['loss_itc'],
-                exp['losses']['loss_ita']),
-        compare('losses/loss_itm', losses['loss_itm'],
-                exp['losses']['loss_itm']),
+    losses, total = replay_train_step(
+        model, fixture, replay,
+        (inp['image'], inp['text_ids'], inp['text_atts']),
+        dict(mlm_input_ids=exp['mlm_masked_input_ids'],
+             mlm_labels=exp['mlm_labels']))
+    got, loc = model.intermediates, exp['forward_locals']
+    return check_contrast_and_match(model, fixture, losses, total) + [
         compare('losses/loss_mlm', losses['loss_mlm'],
                 exp['losses']['loss_mlm']),
-        compare('loss_total', total, exp['loss_total']),
-        compare('temp_after_clamp', model.itc_head.temp,
-                exp['temp_after_clamp']),
-        compare('itm_neg_image_idx_for_text', got['neg_image_idx'],
-                exp['itm_neg_image_idx_for_text']),
-        compare('itm_neg_text_idx_for_image', got['neg_text_idx'],
-                exp['itm_neg_text_idx_for_image']),
         compare('mlm_masked_input_ids', got['mlm_input_ids'],
                 exp['mlm_masked_input_ids']),
         compare('mlm_labels', got['mlm_labels'], exp['mlm_labels']),
-    ]
-    same = ['image_embeds', 'text_embeds', 'image_feat', 'text_feat',
-            'image_feat_m', 'text_feat_m', 'sim_i2t', 'sim_t2i',
-            'sim_i2t_targets', 'sim_t2i_targets', 'logits_m']
-    for key in same:
-        checks.append(compare(f'forward_locals/{key}', got[key], loc[key]))
-    weights_i2t = model.itm_head.negative_weights(got['sim_i2t'])
-    weights_t2i = model.itm_head.negative_weights(got['sim_t2i'])
-    checks += [
-        compare('forward_locals/weights_i2t', weights_i2t,
-                loc['weights_i2t']),
-        compare('forward_locals/weights_t2i', weights_t2i,
-                loc['weights_t2i']),
-        compare('forward_locals/output_pos/last_hidden_state',
-                got['itm_fused'][:b], loc['output_pos']['last_hidden_state']),
-        compare('forward_locals/output_neg/last_hidden_state',
-                got['itm_fused'][b:], loc['output_neg']['last_hidden_state']),
-        compare('forward_locals/vl_output', got['itm_logits'],
-                loc['vl_output']),
+        compare('forward_locals/logits_m', got['logits_m'], loc['logits_m']),
         compare('forward_locals/mlm_output/logits', got['mlm_logits'],
                 loc['mlm_output']['logits']),
     ]
-    head = model.itc_head
-    for key in ('image_queue', 'text_queue', 'queue_ptr'):
-        checks.append(compare(f'queue_after/{key}', getattr(head, key),
-                              exp['queue_after'][key]))
-    checks += check_parameters(model, exp, fusion)
-    return checks
 
 
 @torch.no_grad()

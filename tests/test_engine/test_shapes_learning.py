@@ -1,6 +1,4 @@
 """Regression: the tiny model learns zero-shot retrieval on Shapes."""
-import pytest
-from mmengine.config import Config
 
 from albef_mm.datasets import generate_shapes
 from albef_mm.registry import RUNNERS
