@@ -72,3 +72,23 @@ def test_single_and_two_process_evaluation_agree(setup):
     # each image keeps exactly its ITM scores for its top-5 texts (others
     # -100, unless a text's own top-5 images also asked for the pair)
     assert ((a['scores_i2t'] != -100).sum(1) >= 5).all()
+
+
+def test_retrieval_demo_ranks_images_by_itm(setup, tmp_path):
+    import importlib.util
+    data, ckpt, _ = setup
+    spec = importlib.util.spec_from_file_location(
+        'retrieval_demo', osp.join(REPO_ROOT, 'demo', 'retrieval_demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    out = tmp_path / 'top.png'
+    results = demo.main([
+        CFG, ckpt, '--images', osp.join(data, 'images'), '--text',
+        'a red circle', '--topk', '4', '--out', str(out), '--device', 'cpu',
+        '--cfg-options',
+        f'model.data_preprocessor.tokenizer.name_or_path={data}/vocab.txt'])
+    assert len(results) == 4 and out.is_file()
+    itm = [r[1] for r in results]
+    assert itm == sorted(itm, reverse=True)
+    with pytest.raises(FileNotFoundError, match='neither an image'):
+        demo.list_images([str(tmp_path / 'missing')])
