@@ -8,6 +8,7 @@ from mmengine.dist import all_gather, all_reduce, get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
+from mmengine.runner.amp import autocast
 from torch.utils.data import DataLoader
 
 from albef_mm.models.algorithms.retrieval_rerank import rerank_itm
@@ -40,6 +41,7 @@ class RetrievalEvalMixin:
         pair_batch (int): Texts fused together per image when re-ranking.
         text_max_length (int): Caption token limit (30, padded to it as the
             original; re-ranking trims the padding).
+        fp16 (bool): Run encoding and re-ranking under autocast (GPU).
     """
 
     def _setup(self, k_test=256, itm_rerank=True, add_itc=False,
@@ -108,9 +110,11 @@ class RetrievalEvalMixin:
         model = self.model
         model.eval()
         dataset = self.dataloader.dataset
-        ids, image_embeds, image_feat = self.encode_images()
-        text_embeds, text_mask, text_feat = self.encode_texts(
-            list(dataset.texts))
+        with autocast(enabled=self.fp16):
+            ids, image_embeds, image_feat = self.encode_images()
+            text_embeds, text_mask, text_feat = self.encode_texts(
+                list(dataset.texts))
+        image_feat, text_feat = image_feat.float(), text_feat.float()
         ni = dataset.num_images
         # every rank needs every image feature for the text->image shortlist
         feat_all = image_feat.new_zeros(ni, image_feat.size(1))
@@ -118,9 +122,17 @@ class RetrievalEvalMixin:
         feat_all[gathered_ids] = torch.cat(all_gather(image_feat.contiguous()))
         sims = feat_all @ text_feat.t()
         if self.itm_rerank:
-            i2t, t2i = rerank_itm(model.neck, model.itm_head, image_embeds,
-                                  ids, text_embeds, text_mask, sims,
-                                  self.k_test, self.pair_batch, self.add_itc)
+            def progress(done, total):
+                if done % 200 == 0:
+                    print_log(f'retrieval eval: ITM re-ranking, image '
+                              f'{done + 1}/{total} of this rank',
+                              logger='current')
+            with autocast(enabled=self.fp16):
+                i2t, t2i = rerank_itm(model.neck, model.itm_head,
+                                      image_embeds, ids, text_embeds,
+                                      text_mask, sims, self.k_test,
+                                      self.pair_batch, self.add_itc,
+                                      progress=progress)
             if get_world_size() > 1:
                 all_reduce(i2t, op='max')
                 all_reduce(t2i, op='max')

@@ -10,7 +10,7 @@
   padded 30 tokens;
 * pairs are fused in large batches.
 """
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -53,7 +53,8 @@ def rerank_itm(neck, itm_head, image_embeds: torch.Tensor,
                image_ids: torch.Tensor, text_embeds: torch.Tensor,
                text_mask: torch.Tensor, sims: torch.Tensor, k: int,
                pair_batch: int = 512, add_itc: bool = False,
-               stats: Optional[Dict[str, float]] = None
+               stats: Optional[Dict[str, float]] = None,
+               progress: Optional[Callable[[int, int], None]] = None
                ) -> Tuple[torch.Tensor, torch.Tensor]:
     """ITM scores of the top-k candidates of both directions.
 
@@ -69,6 +70,8 @@ def rerank_itm(neck, itm_head, image_embeds: torch.Tensor,
             original ALBEF uses the ITM logit alone.
         stats: Optional dict receiving ``pairs`` and ``text_tokens``
             counts of the work done.
+        progress: Optional ``callback(done, total)`` called after each
+            image.
     Returns:
         ``(scores_i2t [Ni, Nt], scores_t2i [Nt, Ni])`` holding scores at the
         candidates of ``image_ids`` and -inf elsewhere (combine shards with
@@ -86,7 +89,10 @@ def rerank_itm(neck, itm_head, image_embeds: torch.Tensor,
     scores_i2t = torch.full((ni, nt), float('-inf'), device=device)
     scores_t2i = torch.full((nt, ni), float('-inf'), device=device)
     pairs = tokens = 0
-    for row, img in enumerate(image_ids.tolist()):
+    ids = image_ids.tolist()
+    for row, img in enumerate(ids):
+        if progress is not None:
+            progress(row, len(ids))
         texts = want[img].nonzero().squeeze(1)
         if texts.numel() == 0:
             continue
