@@ -3,6 +3,7 @@ import random
 
 import numpy as np
 import torch
+from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 
 from albef_mm.registry import HOOKS
@@ -11,11 +12,12 @@ from albef_mm.registry import HOOKS
 @HOOKS.register_module()
 class RandomStateHook(Hook):
     """Store the Python, NumPy and torch (CPU and CUDA) generator states in
-    every checkpoint and restore them when *resuming*, so that a resumed run
-    draws the same ITM negatives, MLM masks, captions and (with
-    ``num_workers=0``) augmentations as an uninterrupted one. States are per
-    process: each rank restores the state rank 0 saved, which is exact on a
-    single process and harmless otherwise. No config keys."""
+    every checkpoint and restore them when *resuming* a single-process run,
+    so that it draws the same ITM negatives, MLM masks, captions and (with
+    ``num_workers=0``) augmentations as an uninterrupted one. Checkpoints
+    hold rank 0's states only, so distributed runs keep their fresh
+    per-rank seeds instead (restoring rank 0's state on every rank would
+    make the ranks draw identical masks). No config keys."""
 
     priority = 'VERY_LOW'
 
@@ -28,7 +30,8 @@ class RandomStateHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('rng_state')
-        if state is None or not getattr(runner, '_resume', False):
+        if state is None or not getattr(runner, '_resume', False) or \
+                get_world_size() > 1:
             return
         random.setstate(state['python'])
         np.random.set_state(state['numpy'])
