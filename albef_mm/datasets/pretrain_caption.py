@@ -56,6 +56,10 @@ class PretrainCaptionDataset(BaseDataset):
             leaves the caption raw. Defaults to 30.
         skip_bad_samples (bool): Skip unreadable images instead of raising.
             Defaults to False.
+        path_map (dict, optional): ``{old_prefix: new_prefix}`` applied to
+            every ``image`` before it is resolved (first matching prefix
+            wins), e.g. ``{'/export/share/datasets/vision/coco/images/':
+            'coco/'}`` to point the released files at local copies.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments
             (``indices``, ``serialize_data``, ``lazy_init``, ``max_refetch``,
             ``test_mode``, ``metainfo``).
@@ -68,6 +72,7 @@ class PretrainCaptionDataset(BaseDataset):
                  pipeline: Sequence = (),
                  max_words: Optional[int] = 30,
                  skip_bad_samples: bool = False,
+                 path_map: Optional[dict] = None,
                  **kwargs) -> None:
         if isinstance(ann_file, str):
             ann_file = [ann_file]
@@ -77,6 +82,7 @@ class PretrainCaptionDataset(BaseDataset):
         self.ann_files = [self._resolve(f, data_root) for f in ann_file]
         self.max_words = max_words
         self.skip_bad_samples = skip_bad_samples
+        self.path_map = dict(path_map or {})
         self._num_skipped = SharedCounter()
         super().__init__(
             ann_file='',
@@ -88,6 +94,12 @@ class PretrainCaptionDataset(BaseDataset):
     @staticmethod
     def _resolve(path: str, root: str) -> str:
         return path if osp.isabs(path) or not root else osp.join(root, path)
+
+    def _map_path(self, image: str) -> str:
+        for old, new in self.path_map.items():
+            if image.startswith(old):
+                return new + image[len(old):]
+        return image
 
     @property
     def num_skipped(self) -> int:
@@ -105,8 +117,9 @@ class PretrainCaptionDataset(BaseDataset):
         for path in self.ann_files:
             for i, rec in enumerate(load_json_list(path)):
                 caption = self._check_record(rec, path, i)
+                image = self._map_path(rec['image'])
                 data_list.append(
-                    dict(img_path=self._resolve(rec['image'], img_prefix),
+                    dict(img_path=self._resolve(image, img_prefix),
                          text=caption))
         if not data_list:
             raise ValueError(

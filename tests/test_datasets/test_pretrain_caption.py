@@ -164,3 +164,22 @@ def test_skip_count_visible_across_workers(bad_root):
     batches = list(loader)
     assert len(batches) == 3
     assert ds.num_skipped >= 2  # counted in the worker processes
+
+
+def test_path_map_rewrites_released_absolute_paths(tmp_path):
+    import json
+
+    from albef_mm.datasets import PretrainCaptionDataset
+    ann = tmp_path / 'coco.json'
+    ann.write_text(json.dumps([
+        {'image': '/export/share/coco/images/a.jpg', 'caption': 'a dog'},
+        {'image': '/elsewhere/b.jpg', 'caption': 'a cat'},
+        {'image': 'rel/c.jpg', 'caption': 'a cow'},
+    ]))
+    ds = PretrainCaptionDataset(
+        str(ann), data_prefix=dict(img_path=str(tmp_path / 'imgs')),
+        path_map={'/export/share/coco/images/': 'coco/'})
+    paths = [ds.get_data_info(i)['img_path'] for i in range(3)]
+    assert paths == [str(tmp_path / 'imgs' / 'coco' / 'a.jpg'),
+                     '/elsewhere/b.jpg', str(tmp_path / 'imgs' / 'rel' /
+                                             'c.jpg')]

@@ -3,8 +3,10 @@
 # Annotations: json_pretrain.zip from the ALBEF README, unpacked to
 # data/pretrain/. Each file is a list of {"image": path, "caption": str or
 # list}. The released image paths are absolute paths of the authors'
-# machines: rewrite them to your copies (absolute paths are used as they
-# are) or make them relative to data_prefix['img_path'].
+# machines: map their prefixes to your copies with the dataset's
+# ``path_map`` (e.g. --cfg-options "train_dataloader.dataset.path_map=
+# {'/export/share/datasets/vision/coco/images/':'/data/coco/'}"), rewrite
+# the files, or make the paths relative to data_prefix['img_path'].
 dataset_type = 'PretrainCaptionDataset'
 data_root = 'data/pretrain/'
 image_size = 256
