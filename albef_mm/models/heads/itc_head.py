@@ -159,14 +159,17 @@ class ITCHead(BaseModule):
         batch = image_feat.size(0)
         self.check_queue_size(batch)
         # Modular columns: also correct when the pointer is not a multiple
-        # of the batch (a run resumed with another GPU count).
-        ptr = int(self.queue_ptr)
-        cols = torch.arange(ptr, ptr + batch,
-                            device=self.image_queue.device) % self.queue_size
-        self.image_queue[:, cols] = image_feat.T.to(self.image_queue.dtype)
-        self.text_queue[:, cols] = text_feat.T.to(self.text_queue.dtype)
+        # of the batch (a run resumed with another GPU count). Computed on
+        # the device, so the enqueue never waits for the GPU.
+        cols = (self.queue_ptr + torch.arange(
+            batch, device=self.queue_ptr.device)) % self.queue_size
+        self.image_queue.index_copy_(
+            1, cols, image_feat.T.to(self.image_queue.dtype))
+        self.text_queue.index_copy_(
+            1, cols, text_feat.T.to(self.text_queue.dtype))
         if self.use_idx_queue:
             if idx is None:
                 raise ValueError('enqueue needs the image indices')
-            self.idx_queue[:, cols] = idx.view(1, -1).to(self.idx_queue)
-        self.queue_ptr[0] = (ptr + batch) % self.queue_size
+            self.idx_queue.index_copy_(
+                1, cols, idx.view(1, -1).to(self.idx_queue.dtype))
+        self.queue_ptr.copy_((self.queue_ptr + batch) % self.queue_size)
