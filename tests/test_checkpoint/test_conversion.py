@@ -146,3 +146,23 @@ def test_runner_load_from_converts_an_original_checkpoint(tmp_path):
         model.neck_m.encoder.layer[1].crossattention.self.value.bias,
         fx['model']['text_encoder_m.bert.encoder.layer.3.crossattention.'
                     'self.value.bias'])
+
+
+def test_released_finetuned_layout_loads_into_retrieval():
+    """mscoco.pth-style files: bare original state dict, no momentum
+    weights, no queues."""
+    from albef_mm.parity.retrieval import build_retrieval_model
+    fx = torch.load(oracle_fixture('retrieval.pth'))
+    bare = {k: v for k, v in fx['model'].items()
+            if '_m.' not in k and 'queue' not in k}
+    model = build_retrieval_model(fx)  # then overwrite with the bare file
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    report = load_checkpoint_to_model(model, bare, strict=True)
+    assert report.converted and report.momentum_from_online
+    assert set(report.missing) == {
+        'itc_head.image_queue', 'itc_head.text_queue', 'itc_head.queue_ptr',
+        'itc_head.idx_queue'}
+    torch.testing.assert_close(model.vision_backbone_m.pos_embed,
+                               fx['model']['visual_encoder.pos_embed'])

@@ -40,7 +40,11 @@ class ALBEFRetrieval(ALBEFBase):
     momentum_modules = ('vision_backbone', 'text_backbone', 'neck')
     required_train_hooks = ('MomentumUpdateHook', 'QueueUpdateHook',
                             'AlphaWarmupHook')
-    ignorable_missing = (r'^itc_head\.idx_queue$', )
+    # Released fine-tuned files (mscoco.pth, flickr30k.pth) carry neither
+    # queues nor momentum weights; the queues then start from noise (and are
+    # not used by evaluation) and the momentum branch copies the online one.
+    ignorable_missing = (
+        r'^itc_head\.(idx_queue|image_queue|text_queue|queue_ptr)$', )
     ignorable_unexpected = (r'^mlm_head(_m)?\.', )
 
     def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
