@@ -16,12 +16,10 @@ import os.path as osp
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import DefaultScope
 
-from albef_mm.checkpoint import load_checkpoint_to_model
-from albef_mm.registry import MODELS, TRANSFORMS
+from albef_mm.apis import init_model
+from albef_mm.registry import TRANSFORMS
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
@@ -59,18 +57,13 @@ def list_images(items):
 
 
 def build(cfg_path, checkpoint, device, options):
-    cfg = Config.fromfile(cfg_path)
-    for opt in options:
-        key, _, value = opt.partition('=')
-        cfg.merge_from_dict({key: value})
-    DefaultScope.get_instance('retrieval-demo', scope_name='albef_mm')
-    model = MODELS.build(cfg.model)
-    load_checkpoint_to_model(model, checkpoint, strict=False)
-    pipeline = [t for t in cfg.test_dataloader.dataset.pipeline]
+    overrides = dict(opt.partition('=')[::2] for opt in options)
+    model = init_model(cfg_path, checkpoint, device, overrides)
+    pipeline = list(model.cfg.test_dataloader.dataset.pipeline)
     pack = dict(type='PackALBEFInputs', algorithm_keys=())
     pipeline = Compose([TRANSFORMS.build(t) for t in pipeline[:-1]] +
                        [TRANSFORMS.build(pack)])
-    return model.to(device).eval(), pipeline
+    return model, pipeline
 
 
 @torch.no_grad()

@@ -11,7 +11,8 @@ from albef_mm.registry import DATASETS
 from .skip_counter import SharedCounter
 from .transforms.loading import ImageLoadError
 from .transforms.text import pre_caption
-from .utils import build_pipeline, load_json_list
+from .utils import (build_pipeline, check_image_caption_record,
+                    load_json_list)
 
 
 @DATASETS.register_module()
@@ -129,16 +130,7 @@ class PretrainCaptionDataset(BaseDataset):
     @staticmethod
     def _check_record(rec, path: str, i: int) -> Union[str, List[str]]:
         where = f'{path}, record {i}'
-        if not isinstance(rec, dict):
-            raise ValueError(f'{where}: expected a dict with "image" and '
-                             f'"caption", got {type(rec).__name__}')
-        for key in ('image', 'caption'):
-            if key not in rec:
-                raise KeyError(f'{where}: missing key "{key}" (record keys: '
-                               f'{sorted(rec)})')
-        if not isinstance(rec['image'], str) or not rec['image']:
-            raise ValueError(f'{where}: "image" must be a non-empty path '
-                             f'string, got {rec["image"]!r}')
+        check_image_caption_record(rec, where)
         caption = rec['caption']
         if isinstance(caption, list):
             if not caption:

@@ -13,7 +13,8 @@ from mmengine.dataset import BaseDataset
 from albef_mm.registry import DATASETS
 from .transforms.loading import ImageLoadError
 from .transforms.text import pre_caption
-from .utils import build_pipeline, load_json_list
+from .utils import (build_pipeline, check_image_caption_record,
+                    load_json_list)
 
 
 @DATASETS.register_module()
@@ -134,7 +135,7 @@ class RetrievalDataset(BaseDataset):
             records = load_json_list(path)
             for i, rec in enumerate(records):
                 where = f'{path}, record {i}'
-                self._check_common(rec, where)
+                check_image_caption_record(rec, where)
                 if self.test_mode:
                     data_list.append(self._parse_test(rec, where))
                 else:
@@ -147,19 +148,6 @@ class RetrievalDataset(BaseDataset):
         if self.check_files:
             self._check_image_files(data_list)
         return data_list
-
-    @staticmethod
-    def _check_common(rec, where: str) -> None:
-        if not isinstance(rec, dict):
-            raise ValueError(f'{where}: expected a dict with "image" and '
-                             f'"caption", got {type(rec).__name__}')
-        for key in ('image', 'caption'):
-            if key not in rec:
-                raise KeyError(f'{where}: missing key "{key}" (record keys: '
-                               f'{sorted(rec)})')
-        if not isinstance(rec['image'], str) or not rec['image']:
-            raise ValueError(f'{where}: "image" must be a non-empty path '
-                             f'string, got {rec["image"]!r}')
 
     def _img_path(self, image: str) -> str:
         return self._resolve(image, self.data_prefix.get('img_path', ''))

@@ -37,3 +37,18 @@ def load_json_list(path: str) -> list:
         raise ValueError(f'{path} must hold a json list of records, got '
                          f'{type(data).__name__}')
     return data
+
+
+def check_image_caption_record(rec, where: str) -> None:
+    """Raise unless ``rec`` is a dict with a non-empty ``image`` path and a
+    ``caption`` key; ``where`` (file and record index) starts the message."""
+    if not isinstance(rec, dict):
+        raise ValueError(f'{where}: expected a dict with "image" and '
+                         f'"caption", got {type(rec).__name__}')
+    for key in ('image', 'caption'):
+        if key not in rec:
+            raise KeyError(f'{where}: missing key "{key}" (record keys: '
+                           f'{sorted(rec)})')
+    if not isinstance(rec['image'], str) or not rec['image']:
+        raise ValueError(f'{where}: "image" must be a non-empty path '
+                         f'string, got {rec["image"]!r}')

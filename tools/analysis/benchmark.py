@@ -20,10 +20,8 @@ import time
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import DefaultScope
 
-import albef_mm  # noqa: F401
-from albef_mm.registry import MODELS
+from albef_mm.apis import init_model
 
 
 def parse_args(argv=None):
@@ -57,13 +55,10 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
-    DefaultScope.get_instance('benchmark', scope_name='albef_mm')
-    cfg.model.get('vision_backbone', {})['pretrained'] = None
-    cfg.model['pretrained_text'] = None
     queue = cfg.model.get('itc_head', {}).get('queue_size')
     if queue and queue % args.batch_size:
         cfg.model.itc_head.queue_size = queue - queue % args.batch_size
-    model = MODELS.build(cfg.model).to(args.device).train()
+    model = init_model(cfg, device=args.device).train()
     optim_cfg = cfg.optim_wrapper.copy()
     if args.amp:
         if not args.device.startswith('cuda'):

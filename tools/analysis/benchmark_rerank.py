@@ -15,14 +15,11 @@ import argparse
 import time
 
 import torch
-from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from torch.utils.flop_counter import FlopCounterMode
 
-import albef_mm  # noqa: F401
+from albef_mm.apis import init_model
 from albef_mm.models.algorithms.retrieval_rerank import (rerank_itm,
                                                          rerank_itm_plain)
-from albef_mm.registry import MODELS
 
 
 def parse_args(argv=None):
@@ -55,11 +52,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    DefaultScope.get_instance('bench-rerank', scope_name='albef_mm')
-    cfg.model.get('vision_backbone', {})['pretrained'] = None
-    cfg.model['pretrained_text'] = None
-    model = MODELS.build(cfg.model).to(args.device).eval()
+    model = init_model(args.config, device=args.device)
     g = torch.Generator().manual_seed(0)
     n_img, n_txt = args.images, args.images * args.captions
     vit = model.vision_backbone
