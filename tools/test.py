@@ -9,11 +9,11 @@ pre-training ``{'model': ...}`` checkpoint or a released fine-tuned state
 dict without momentum weights); keys are converted and reported.
 """
 import argparse
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from train import build_runner, setup_cpu_distributed  # noqa: E402
+from train import (apply_common_args, build_runner,  # noqa: E402
+                   setup_cpu_distributed)
 
 import albef_mm  # noqa: F401,E402
 
@@ -35,15 +35,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = apply_common_args(Config.fromfile(args.config), args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.out is not None:

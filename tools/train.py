@@ -61,7 +61,9 @@ def warn_unknown_keys(cfg: Config) -> None:
                   f'did you mean {close[0]!r}?')
 
 
-def merge_args(cfg: Config, args) -> Config:
+def apply_common_args(cfg: Config, args) -> Config:
+    """``--launcher``, ``--cfg-options`` and ``--work-dir`` (default
+    ``work_dirs/<config name>``), shared with tools/test.py."""
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -70,6 +72,11 @@ def merge_args(cfg: Config, args) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def merge_args(cfg: Config, args) -> Config:
+    apply_common_args(cfg, args)
     if args.amp:
         if not torch.cuda.is_available():
             raise SystemExit('--amp needs a GPU: MMEngine\'s AmpOptimWrapper '

@@ -6,13 +6,9 @@ decide *when* they run. Each hook announces itself to the model in
 ``before_train`` so that a run without it fails on the first step.
 """
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from albef_mm.registry import HOOKS
-
-
-def unwrap(model):
-    return model.module if is_model_wrapper(model) else model
+from ..utils import unwrap_model as unwrap
 
 
 class _ModelHook(Hook):

@@ -1,11 +1,11 @@
 """MMEngine runner with ALBEF's build-time checks and checkpoint loading."""
 from mmengine.dist import get_world_size
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import RUNNERS
+from ..utils import unwrap_model
 
 
 @RUNNERS.register_module()
@@ -43,8 +43,7 @@ class ALBEFRunner(Runner):
 
     @property
     def unwrapped_model(self):
-        return self.model.module if is_model_wrapper(self.model) \
-            else self.model
+        return unwrap_model(self.model)
 
     def _check_training_setup(self) -> None:
         model = self.unwrapped_model

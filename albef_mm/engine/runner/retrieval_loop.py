@@ -6,13 +6,13 @@ from typing import Dict, List, Union
 import torch
 from mmengine.dist import all_gather, all_reduce, get_rank, get_world_size
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 from mmengine.runner.amp import autocast
 from torch.utils.data import DataLoader
 
 from albef_mm.models.algorithms.retrieval_rerank import rerank_itm
 from albef_mm.registry import LOOPS
+from ..utils import unwrap_model
 
 
 def _ordered(dataloader):
@@ -55,8 +55,7 @@ class RetrievalEvalMixin:
 
     @property
     def model(self):
-        model = self.runner.model
-        return model.module if is_model_wrapper(model) else model
+        return unwrap_model(self.runner.model)
 
     @torch.no_grad()
     def encode_images(self):

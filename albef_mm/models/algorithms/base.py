@@ -53,6 +53,9 @@ class ALBEFBase(BaseModel):
         self.pretrained_text = pretrained_text
         self._attached_hooks = set()
         self._queue_pending = None
+        # Set to a dict to collect intermediate tensors of ``loss`` (parity
+        # checks, debugging); None in normal runs.
+        self.intermediates: Optional[dict] = None
 
     # ---------------------------------------------------------- momentum
     def build_momentum_branch(self) -> None:
@@ -122,7 +125,7 @@ class ALBEFBase(BaseModel):
 
     # --------------------------------------------------- ITC + ITM step
     def _record(self, **tensors) -> None:
-        if getattr(self, 'intermediates', None) is not None:
+        if self.intermediates is not None:
             self.intermediates.update(tensors)
 
     def contrast_and_match(self, images: torch.Tensor,

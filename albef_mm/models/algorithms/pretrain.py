@@ -59,9 +59,6 @@ class ALBEFPretrain(ALBEFBase):
         self.build_momentum_branch()
         self.mlm_head_m.tie_weights(
             self.text_backbone_m.embeddings.word_embeddings)
-        # Set to a dict to collect intermediate tensors of ``loss`` (parity
-        # checks, debugging); None in normal runs.
-        self.intermediates: Optional[dict] = None
 
     def forward(self, images: torch.Tensor,
                 text_ids: Optional[torch.Tensor] = None,

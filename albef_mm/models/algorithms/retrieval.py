@@ -61,7 +61,6 @@ class ALBEFRetrieval(ALBEFBase):
                              '=True (captions of one image are positives)')
         self.itm_head = MODELS.build(itm_head)
         self.build_momentum_branch()
-        self.intermediates: Optional[dict] = None
 
     def forward(self, images: torch.Tensor,
                 text_ids: Optional[torch.Tensor] = None,
