@@ -1,5 +1,6 @@
 """Shared test settings: offline, and the location of ../shared."""
 import os
+import sys
 import os.path as osp
 
 import pytest
@@ -21,3 +22,9 @@ def oracle_fixture(name: str) -> str:
         pytest.skip(f'{path} not found: the oracle fixtures live in the '
                     "team's shared/ folder beside the repository")
     return path
+
+# The parity checks are a tool (tools/analysis/parity), importable in tests.
+TOOLS_ANALYSIS = osp.abspath(osp.join(osp.dirname(__file__), '..', 'tools',
+                                      'analysis'))
+if TOOLS_ANALYSIS not in sys.path:
+    sys.path.insert(0, TOOLS_ANALYSIS)

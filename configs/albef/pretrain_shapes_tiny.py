@@ -5,29 +5,22 @@
 #   python tools/train.py configs/albef/pretrain_shapes_tiny.py
 _base_ = [
     '../_base_/models/albef_pretrain.py',
+    '../_base_/models/shapes_tiny_sizes.py',
     '../_base_/datasets/shapes_pretrain.py',
     '../_base_/schedules/albef_pretrain_30e.py',
     '../_base_/default_runtime.py',
 ]
 
-vocab = 'data/shapes/vocab.txt'  # written by the generator
 model = dict(
-    data_preprocessor=dict(
-        tokenizer=dict(type='ALBEFTokenizer', name_or_path=vocab)),
-    vision_backbone=dict(img_size=64, patch_size=8, embed_dims=64,
-                         num_layers=4, num_heads=4, pretrained=None),
-    # From scratch, BERT's init std 0.02 leaves the [CLS] token almost
-    # blind to the words for hundreds of steps at this width; 0.1 lets the
-    # contrastive loss start learning within a few epochs.
-    text_backbone=dict(vocab_size=512, hidden_size=64, num_layers=2,
-                       num_heads=4, intermediate_size=256,
-                       max_position_embeddings=64, init_std=0.1),
-    neck=dict(hidden_size=64, num_layers=2, num_heads=4,
-              intermediate_size=256, encoder_width=64, init_std=0.1),
-    itc_head=dict(vision_width=64, text_width=64, embed_dim=64,
-                  queue_size=256),
-    itm_head=dict(hidden_size=64),
-    mlm_head=dict(hidden_size=64, vocab_size=512),
+    data_preprocessor={{_base_.tiny_data_preprocessor}},
+    vision_backbone={{_base_.tiny_vision_backbone}},
+    text_backbone={{_base_.tiny_text_backbone}},
+    neck={{_base_.tiny_neck}},
+    itc_head=dict(vision_width={{_base_.tiny_width}},
+                  text_width={{_base_.tiny_width}},
+                  embed_dim={{_base_.tiny_embed_dim}}, queue_size=256),
+    itm_head=dict(hidden_size={{_base_.tiny_width}}),
+    mlm_head=dict(hidden_size={{_base_.tiny_width}}, vocab_size=512),
     pretrained_text=None)
 
 train_dataloader = dict(batch_size=32, num_workers=2)

@@ -151,7 +151,7 @@ def test_runner_load_from_converts_an_original_checkpoint(tmp_path):
 def test_released_finetuned_layout_loads_into_retrieval():
     """mscoco.pth-style files: bare original state dict, no momentum
     weights, no queues."""
-    from albef_mm.parity.retrieval import build_retrieval_model
+    from parity.retrieval import build_retrieval_model
     fx = torch.load(oracle_fixture('retrieval.pth'))
     bare = {k: v for k, v in fx['model'].items()
             if '_m.' not in k and 'queue' not in k}

@@ -5,7 +5,7 @@ import os.path as osp
 import torch
 from conftest import oracle_fixture
 
-from albef_mm.parity import run_fixture
+from parity import run_fixture
 from albef_mm.testing.tiny import REPO_ROOT
 
 

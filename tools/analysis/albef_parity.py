@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from albef_mm.parity import ATOL, RTOL, UnsupportedFixture, run_fixture
+from parity import ATOL, RTOL, UnsupportedFixture, run_fixture
 
 
 def parse_args(argv=None):

@@ -1,0 +1,19 @@
+# The sizes of the tiny ALBEF trained on the generated Shapes benchmark, in
+# one place. Task configs list this file in `_base_` and use the variables:
+#   model = dict(vision_backbone={{_base_.tiny_vision_backbone}}, ...)
+# (the full-size model base supplies the types and everything not set here).
+tiny_vocab = 'data/shapes/vocab.txt'  # written by the Shapes generator
+tiny_data_preprocessor = dict(
+    tokenizer=dict(type='ALBEFTokenizer', name_or_path=tiny_vocab))
+tiny_vision_backbone = dict(img_size=64, patch_size=8, embed_dims=64,
+                            num_layers=4, num_heads=4, pretrained=None)
+# From scratch, BERT's init std 0.02 leaves the [CLS] token almost blind to
+# the words for hundreds of steps at this width; 0.1 lets the contrastive
+# loss start learning within a few epochs.
+tiny_text_backbone = dict(vocab_size=512, hidden_size=64, num_layers=2,
+                          num_heads=4, intermediate_size=256,
+                          max_position_embeddings=64, init_std=0.1)
+tiny_neck = dict(hidden_size=64, num_layers=2, num_heads=4,
+                 intermediate_size=256, encoder_width=64, init_std=0.1)
+tiny_width = 64  # text / fusion width: the input of every task head
+tiny_embed_dim = 64  # ITC projection width
