@@ -84,9 +84,8 @@ def rank(model, pipeline, files, text, topk):
     sims = (feats @ txt['text_feat'].t()).squeeze(1)
     short = sims.topk(min(topk, len(files))).indices
     n = len(short)
-    fused = model.neck(txt['text_embeds'].expand(n, -1, -1),
-                       tok['text_mask'].expand(n, -1), embeds[short])
-    itm = model.itm_head(fused[:, 0]).softmax(-1)[:, 1]
+    itm = model.itm_logits(embeds[short], txt['text_embeds'].expand(n, -1, -1),
+                           tok['text_mask'].expand(n, -1)).softmax(-1)[:, 1]
     order = itm.argsort(descending=True)
     return [(files[short[i]], float(itm[i]), float(sims[short[i]]))
             for i in order.tolist()]

@@ -128,6 +128,17 @@ def test_extract_feat_errors(model):
         model.extract_feat(torch.zeros(1, 3, 96, 96), mode='image')
 
 
+def _count_forwards(modules):
+    """Forward-call counters on the given modules (a checkpointed layer
+    runs its forward a second time during backward)."""
+    counts = [0] * len(modules)
+    for i, module in enumerate(modules):
+        def hook(*_, i=i):
+            counts[i] += 1
+        module.register_forward_hook(hook)
+    return counts
+
+
 def test_activation_checkpointing_gives_the_same_loss_and_grads():
     results = []
     for with_cp in (False, True):
@@ -136,13 +147,25 @@ def test_activation_checkpointing_gives_the_same_loss_and_grads():
         for key in ('vision_backbone', 'text_backbone', 'neck'):
             cfg[key]['with_cp'] = with_cp
         m = MODELS.build(cfg)
+        # the same ITM negatives and MLM masks in both runs
+        m.generator = torch.Generator().manual_seed(0)
         images, ids, mask = _batch()
-        forced = dict(neg_image_idx=torch.tensor([1, 0, 3, 2]),
-                      neg_text_idx=torch.tensor([2, 3, 0, 1]),
-                      mlm_input_ids=ids, mlm_labels=ids.masked_fill(
-                          mask == 0, -100))
-        loss = sum(m.loss(images, ids, mask, forced).values())
+        # hooks on a module *inside* each checkpointed layer (the
+        # recomputation re-enters the layer's forward, not its hooks)
+        counted = {'vit': m.vision_backbone.blocks[0].attn.qkv,
+                   'text': m.text_backbone.layer[0].intermediate.dense,
+                   'neck': m.neck.layer[0].crossattention.self.query}
+        counts = _count_forwards(list(counted.values()))
+        loss = sum(m.loss(images, ids, mask).values())
+        before = list(counts)
         loss.backward()
+        recomputed = [a - b for a, b in zip(counts, before)]
+        # Checkpointing must have run on every encoder: each layer's forward
+        # is re-run in backward once per training forward that kept graph
+        # (ViT: 1 online pass; text: ITC + MLM passes; neck: ITM + MLM).
+        expected = [1, 2, 2] if with_cp else [0, 0, 0]
+        assert recomputed == expected, (with_cp, dict(zip(counted,
+                                                          recomputed)))
         results.append((loss.detach(),
                         m.vision_backbone.blocks[0].attn.qkv.weight.grad,
                         m.neck.layer[0].crossattention.self.key.weight.grad))

@@ -4,8 +4,6 @@ import pytest
 import torch
 
 from albef_mm.checkpoint import load_checkpoint_to_model
-from albef_mm.models.algorithms.retrieval_rerank import (rerank_itm,
-                                                         rerank_itm_plain)
 from albef_mm.registry import MODELS
 from albef_mm.testing import tiny_pretrain_model_cfg
 
@@ -70,9 +68,9 @@ def test_rerank_equals_bruteforce_restricted_to_topk(model):
     for j in range(n_txt):
         exp_t2i[j, top_t2i[j]] = full[top_t2i[j], j]
     stats = {}
-    i2t, t2i = rerank_itm(model.neck, model.itm_head, image_embeds,
-                          torch.arange(n_img), text_embeds, mask, sims, k,
-                          pair_batch=4, stats=stats)
+    i2t, t2i = model.score_shortlist(image_embeds, torch.arange(n_img),
+                                     text_embeds, mask, sims, k,
+                                     pair_batch=4, stats=stats)
     i2t[torch.isinf(i2t)] = -100
     t2i[torch.isinf(t2i)] = -100
     torch.testing.assert_close(i2t, exp_i2t, atol=1e-5, rtol=1e-5)
@@ -84,9 +82,9 @@ def test_rerank_equals_bruteforce_restricted_to_topk(model):
         1, top_t2i, True).t()
     assert stats['pairs'] == int(union.sum()) < n_img * k + n_txt * k
     assert stats['text_tokens'] < stats['pairs'] * 30
-    plain_i2t, plain_t2i = rerank_itm_plain(model.neck, model.itm_head,
-                                            image_embeds, text_embeds, mask,
-                                            sims, k)
+    plain_i2t, plain_t2i = model.score_shortlist(
+        image_embeds, torch.arange(n_img), text_embeds, mask, sims, k,
+        method='per_pair')
     torch.testing.assert_close(plain_i2t, exp_i2t, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(plain_t2i, exp_t2i, atol=1e-5, rtol=1e-5)
 
@@ -94,18 +92,17 @@ def test_rerank_equals_bruteforce_restricted_to_topk(model):
 @torch.no_grad()
 def test_rerank_on_an_image_shard_and_itc_bonus(model):
     image_embeds, text_embeds, mask, sims = _inputs(seed=1)
-    full_i2t, full_t2i = rerank_itm(model.neck, model.itm_head, image_embeds,
-                                    torch.arange(5), text_embeds, mask, sims,
-                                    4)
-    a = rerank_itm(model.neck, model.itm_head, image_embeds[:2],
-                   torch.tensor([0, 1]), text_embeds, mask, sims, 4)
-    b = rerank_itm(model.neck, model.itm_head, image_embeds[2:],
-                   torch.tensor([2, 3, 4]), text_embeds, mask, sims, 4)
+    full_i2t, full_t2i = model.score_shortlist(
+        image_embeds, torch.arange(5), text_embeds, mask, sims, 4)
+    a = model.score_shortlist(image_embeds[:2], torch.tensor([0, 1]),
+                              text_embeds, mask, sims, 4)
+    b = model.score_shortlist(image_embeds[2:], torch.tensor([2, 3, 4]),
+                              text_embeds, mask, sims, 4)
     torch.testing.assert_close(torch.maximum(a[0], b[0]), full_i2t)
     torch.testing.assert_close(torch.maximum(a[1], b[1]), full_t2i)
-    bonus, _ = rerank_itm(model.neck, model.itm_head, image_embeds,
-                          torch.arange(5), text_embeds, mask, sims, 4,
-                          add_itc=True)
+    bonus, _ = model.score_shortlist(image_embeds, torch.arange(5),
+                                     text_embeds, mask, sims, 4,
+                                     add_itc=True)
     finite = torch.isfinite(full_i2t)
     torch.testing.assert_close(bonus[finite], (full_i2t + sims)[finite])
 

@@ -22,6 +22,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from albef_mm.apis import init_model
+from albef_mm.engine import run_train_iteration
 
 
 def parse_args(argv=None):
@@ -75,12 +76,13 @@ def main(argv=None):
           f'{torch.get_num_threads()} threads')
     cuda = args.device.startswith('cuda')
 
-    def step():
-        model.momentum_update()
+    def forward_backward():
         with optim.optim_context(model):
             losses = model.loss(images, ids, mask)
         optim.update_params(sum(losses.values()))
-        model.dequeue_and_enqueue()
+
+    def step():
+        run_train_iteration(model, forward_backward)
 
     for _ in range(args.warmup):
         step()

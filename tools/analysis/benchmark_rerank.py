@@ -18,8 +18,6 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from albef_mm.apis import init_model
-from albef_mm.models.algorithms.retrieval_rerank import (rerank_itm,
-                                                         rerank_itm_plain)
 
 
 def parse_args(argv=None):
@@ -65,17 +63,18 @@ def main(argv=None):
     text_mask = (torch.arange(30)[None] < lengths[:, None]).long().to(
         args.device)
     sims = torch.randn(n_img, n_txt, generator=g).to(args.device)
-    neck, head = model.neck, model.itm_head
+    ids = torch.arange(n_img)
 
     plain, t_plain, f_plain = timed(
-        lambda: rerank_itm_plain(neck, head, image_embeds, text_embeds,
-                                 text_mask, sims, args.k), args.device)
+        lambda: model.score_shortlist(image_embeds, ids, text_embeds,
+                                      text_mask, sims, args.k,
+                                      method='per_pair'), args.device)
     stats = {}
 
     def fast_fn():
-        i2t, t2i = rerank_itm(neck, head, image_embeds, torch.arange(n_img),
-                              text_embeds, text_mask, sims, args.k,
-                              stats=stats)
+        i2t, t2i = model.score_shortlist(image_embeds, ids, text_embeds,
+                                         text_mask, sims, args.k,
+                                         stats=stats)
         return (torch.where(torch.isinf(i2t), -100., i2t).cpu(),
                 torch.where(torch.isinf(t2i), -100., t2i).cpu())
 

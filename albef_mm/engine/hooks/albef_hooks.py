@@ -38,10 +38,19 @@ class MomentumUpdateHook(_ModelHook):
 @HOOKS.register_module()
 class QueueUpdateHook(_ModelHook):
     """After each training iteration, enqueue the batch's momentum features
-    (gathered over all ranks, in rank order) into the ITC queues. No config
-    keys."""
+    (gathered over all ranks, in rank order) into the ITC queues. Only for
+    models with feature queues (pre-training, retrieval, grounding). No
+    config keys."""
 
     priority = 'ABOVE_NORMAL'
+
+    def before_train(self, runner) -> None:
+        model = unwrap(runner.model)
+        if not hasattr(model, 'dequeue_and_enqueue'):
+            raise TypeError(
+                f'QueueUpdateHook: {type(model).__name__} has no feature '
+                'queues; remove QueueUpdateHook from custom_hooks')
+        super().before_train(runner)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:

@@ -12,10 +12,9 @@ from ..utils import unwrap_model
 class ALBEFRunner(Runner):
     """``Runner`` (select with ``runner_type='ALBEFRunner'``) that
 
-    * fails at build time when a training config lacks a hook the model
-      needs (``MomentumUpdateHook``, ``QueueUpdateHook``,
-      ``AlphaWarmupHook`` for pre-training) or when the global batch does
-      not divide the ITC queue;
+    * fails at build time when the model's ``validate_train_setup`` refuses
+      the run (a training hook the model needs is missing, or the global
+      batch does not fit its state, e.g. the ITC queue length);
     * loads original ALBEF checkpoints (pre-training ``{'model': ...}`` or
       bare fine-tuned state dicts) as well as its own, converting keys,
       interpolating position embeddings and reporting every dropped,
@@ -46,20 +45,17 @@ class ALBEFRunner(Runner):
         return unwrap_model(self.model)
 
     def _check_training_setup(self) -> None:
+        """Let the model refuse a run it cannot train (missing hooks, a
+        global batch that does not fit its state) before the first step."""
         model = self.unwrapped_model
-        names = [type(h).__name__ for h in self.hooks]
-        missing = getattr(model, 'missing_train_hooks', lambda _: [])(names)
-        if missing:
-            example = ', '.join(f"dict(type='{h}')" for h in missing)
-            raise ValueError(
-                f'{type(model).__name__} needs the training hooks {missing}; '
-                f'add them to the config: custom_hooks = [{example}, ...]')
-        itc = getattr(model, 'itc_head', None)
+        validate = getattr(model, 'validate_train_setup', None)
+        if validate is None:
+            return
         loader = self._train_dataloader
-        if itc is not None and isinstance(loader, dict):
-            batch = loader.get('batch_size')
-            if batch:
-                itc.check_queue_size(batch * get_world_size())
+        batch = loader.get('batch_size') if isinstance(loader, dict) else \
+            getattr(loader, 'batch_size', None)
+        validate([type(h).__name__ for h in self.hooks],
+                 batch * get_world_size() if batch else None)
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module.', '')]):

@@ -10,7 +10,6 @@ from mmengine.runner import TestLoop, ValLoop
 from mmengine.runner.amp import autocast
 from torch.utils.data import DataLoader
 
-from albef_mm.models.algorithms.retrieval_rerank import rerank_itm
 from albef_mm.registry import LOOPS
 from ..utils import unwrap_model
 
@@ -30,6 +29,11 @@ def _ordered(dataloader):
 
 class RetrievalEvalMixin:
     """Shared evaluation of the val/test retrieval loops.
+
+    The loop orchestrates: it encodes the split through the model's
+    ``extract_feat``, shards images and texts over ranks, gathers the ITC
+    similarities, asks the model's ``score_shortlist`` for the ITM scores
+    of the top-k and hands the score matrices to the metric.
 
     Config keys (``val_cfg``/``test_cfg``):
         k_test (int): ITC shortlist re-ranked by ITM (128 Flickr30K,
@@ -127,11 +131,10 @@ class RetrievalEvalMixin:
                               f'{done + 1}/{total} of this rank',
                               logger='current')
             with autocast(enabled=self.fp16):
-                i2t, t2i = rerank_itm(model.neck, model.itm_head,
-                                      image_embeds, ids, text_embeds,
-                                      text_mask, sims, self.k_test,
-                                      self.pair_batch, self.add_itc,
-                                      progress=progress)
+                i2t, t2i = model.score_shortlist(
+                    image_embeds, ids, text_embeds, text_mask, sims,
+                    self.k_test, self.pair_batch, self.add_itc,
+                    progress=progress)
             if get_world_size() > 1:
                 all_reduce(i2t, op='max')
                 all_reduce(t2i, op='max')

@@ -1,5 +1,7 @@
 from .base import ALBEFBase
+from .contrastive import ALBEFContrastiveBase
 from .pretrain import ALBEFPretrain
 from .retrieval import ALBEFRetrieval
 
-__all__ = ['ALBEFBase', 'ALBEFPretrain', 'ALBEFRetrieval']
+__all__ = ['ALBEFBase', 'ALBEFContrastiveBase', 'ALBEFPretrain',
+           'ALBEFRetrieval']

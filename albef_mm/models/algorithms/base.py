@@ -1,9 +1,10 @@
-"""Shared wiring of the ALBEF task models: encoders, momentum branch,
-feature extraction and the training-hook contract."""
-from typing import Dict, List, Optional, Sequence
+"""What every ALBEF task model shares: image encoder, text encoder, fusion
+neck, the momentum pairs with their EMA, the distillation weight ``alpha``,
+the training-hook contract and the checkpoint-conversion seam."""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from albef_mm.registry import MODELS
@@ -13,9 +14,21 @@ from ..momentum import MomentumPairs, make_momentum_copy
 class ALBEFBase(BaseModel):
     """Base of every ALBEF model: ViT + BERT text encoder + fusion neck.
 
-    Subclasses list the online modules that get a momentum copy
-    (``momentum_modules``; the copy is the attribute with suffix ``_m``)
-    and the training hooks they rely on (``required_train_hooks``).
+    Nothing task-specific lives here (no queue, no ITC): contrastive tasks
+    build on :class:`ALBEFContrastiveBase`, classification-style tasks
+    (SNLI-VE, NLVR2, VQA) directly on this class.
+
+    Subclasses declare
+
+    * ``momentum_modules``: online modules that get a frozen ``<name>_m``
+      copy (call :meth:`build_momentum_branch` at the end of ``__init__``);
+      a child module with its own pairs exposes ``momentum_pairs()``;
+    * ``required_train_hooks``: hook class names a training run must have
+      (checked when the runner is built and on the first ``train_step``);
+    * ``ignorable_missing`` / ``ignorable_unexpected``: regexes of keys a
+      strict checkpoint load may miss / find in excess;
+    * :meth:`convert_original_state_dict`: the task's mapping from the
+      original ALBEF key layout (the generic mapping by default).
 
     Args:
         vision_backbone (dict): ViT config.
@@ -32,6 +45,8 @@ class ALBEFBase(BaseModel):
 
     momentum_modules: Sequence[str] = ()
     required_train_hooks: Sequence[str] = ()
+    ignorable_missing: Sequence[str] = ()
+    ignorable_unexpected: Sequence[str] = ()
 
     def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
                  momentum: float = 0.995, alpha: float = 0.4,
@@ -52,10 +67,6 @@ class ALBEFBase(BaseModel):
         self.alpha = alpha
         self.pretrained_text = pretrained_text
         self._attached_hooks = set()
-        self._queue_pending = None
-        # Set to a dict to collect intermediate tensors of ``loss`` (parity
-        # checks, debugging); None in normal runs.
-        self.intermediates: Optional[dict] = None
 
     # ---------------------------------------------------------- momentum
     def build_momentum_branch(self) -> None:
@@ -65,6 +76,7 @@ class ALBEFBase(BaseModel):
             setattr(self, name + '_m', make_momentum_copy(getattr(self, name)))
 
     def momentum_pairs(self) -> MomentumPairs:
+        """Every unique (online, momentum) parameter pair of the model."""
         pairs = [(getattr(self, n), getattr(self, n + '_m'))
                  for n in self.momentum_modules]
         for child in self.children():
@@ -73,8 +85,8 @@ class ALBEFBase(BaseModel):
         return MomentumPairs(pairs)
 
     def momentum_update(self) -> None:
-        """EMA of every online/momentum pair (MomentumUpdateHook calls it
-        before each training iteration)."""
+        """EMA of every online/momentum pair (``MomentumUpdateHook`` calls
+        it before each training iteration)."""
         self.momentum_pairs().update(self.momentum)
 
     def copy_params(self) -> None:
@@ -100,7 +112,22 @@ class ALBEFBase(BaseModel):
         self._attached_hooks.add(name)
 
     def missing_train_hooks(self, hook_names: Sequence[str]) -> List[str]:
+        """The required training hooks absent from ``hook_names``."""
         return [h for h in self.required_train_hooks if h not in hook_names]
+
+    def validate_train_setup(self, hook_names: Sequence[str],
+                             global_batch_size: Optional[int]) -> None:
+        """Raise, before any training, when the run cannot train this model:
+        a required hook is missing (subclasses add their own checks, e.g.
+        the queue length against the global batch)."""
+        missing = self.missing_train_hooks(hook_names)
+        if missing:
+            example = ', '.join(f"dict(type='{h}')" for h in missing)
+            raise ValueError(
+                f'{type(self).__name__} needs the training hooks {missing} '
+                '(they update the momentum encoders, the feature queues and '
+                'the distillation weight); add them to the config: '
+                f'custom_hooks = [{example}, ...]')
 
     def train_step(self, data, optim_wrapper):
         missing = self.missing_train_hooks(self._attached_hooks)
@@ -112,115 +139,48 @@ class ALBEFBase(BaseModel):
                 f"add e.g. custom_hooks=[dict(type='{missing[0]}')].")
         return super().train_step(data, optim_wrapper)
 
-    # ------------------------------------------------------------ queues
-    def dequeue_and_enqueue(self) -> None:
-        """Enqueue the momentum features of the last training forward
-        (QueueUpdateHook calls it after each iteration)."""
-        if self._queue_pending is None:
-            print_log('dequeue_and_enqueue called without a pending batch; '
-                      'nothing enqueued', logger='current', level=30)
-            return
-        self.itc_head.enqueue(*self._queue_pending)
-        self._queue_pending = None
+    # ------------------------------------------------------- checkpoints
+    def convert_original_state_dict(self, state: Dict
+                                    ) -> Tuple[OrderedDict, List[str]]:
+        """Map an original ALBEF state dict to this model's names.
 
-    # --------------------------------------------------- ITC + ITM step
-    def _record(self, **tensors) -> None:
-        if self.intermediates is not None:
-            self.intermediates.update(tensors)
-
-    def contrast_and_match(self, images: torch.Tensor,
-                           text_ids: torch.Tensor, text_mask: torch.Tensor,
-                           idx: Optional[torch.Tensor] = None,
-                           forced_draws: Optional[dict] = None) -> dict:
-        """The ITC and ITM part of a training step, shared by pre-training
-        and retrieval (spec §2.1 steps 1-7).
-
-        Encodes images and texts with the online and momentum encoders,
-        computes the ITC loss against momentum features + queue (``idx``
-        switches on image-index-aware targets), leaves the momentum
-        features for ``dequeue_and_enqueue``, samples hard negatives and
-        runs positives and both kinds of negatives through the fusion neck
-        in one batch of 3B rows (the original's label order).
-        ``forced_draws`` may give ``neg_image_idx``/``neg_text_idx``.
-
-        Returns:
-            dict: ``loss_itc``, ``loss_itm`` and ``image_embeds``,
-            ``image_embeds_m`` (for the MLM step).
+        Returns ``(converted, dropped_keys)``. Tasks whose original model
+        has other modules (VQA decoder, NLVR2 layer pairs, classification
+        heads) override this; the default is the mapping shared by the
+        pre-training and retrieval layouts.
         """
-        forced = forced_draws or {}
-        self.itc_head.clamp_temperature()  # a no-op unless configured
-        image_embeds = self.vision_backbone(images)
-        image_feat = self.itc_head.image_feat(image_embeds[:, 0])
-        text_embeds = self.text_backbone(text_ids, text_mask)
-        text_feat = self.itc_head.text_feat(text_embeds[:, 0])
-        with torch.no_grad():
-            image_embeds_m = self.vision_backbone_m(images)
-            image_feat_m = self.itc_head.image_feat(image_embeds_m[:, 0],
-                                                    momentum=True)
-            text_embeds_m = self.text_backbone_m(text_ids, text_mask)
-            text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
-                                                  momentum=True)
-        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
-                                 text_feat_m, self.alpha, idx)
-        self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
-                               None if idx is None else idx.detach())
-        if 'neg_image_idx' in forced:
-            neg_image = forced['neg_image_idx'].to(images.device)
-            neg_text = forced['neg_text_idx'].to(images.device)
-        else:
-            neg_image, neg_text = self.itm_head.sample_negatives(
-                itc['sim_i2t'], itc['sim_t2i'], idx)
-        fused = self.neck(
-            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
-            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
-            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
-        itm_logits = self.itm_head(fused[:, 0])
-        self._record(
-            image_embeds=image_embeds, text_embeds=text_embeds,
-            image_feat=image_feat, text_feat=text_feat,
-            image_feat_m=image_feat_m, text_feat_m=text_feat_m,
-            sim_i2t=itc['sim_i2t'], sim_t2i=itc['sim_t2i'],
-            sim_targets=itc['targets_hard'],
-            sim_i2t_targets=itc['targets_i2t'],
-            sim_t2i_targets=itc['targets_t2i'], neg_image_idx=neg_image,
-            neg_text_idx=neg_text, itm_fused=fused, itm_logits=itm_logits)
-        return dict(loss_itc=itc['loss_itc'],
-                    loss_itm=self.itm_head.loss(itm_logits),
-                    image_embeds=image_embeds, image_embeds_m=image_embeds_m)
+        from albef_mm.checkpoint import convert_albef_state_dict
+        return convert_albef_state_dict(state)
 
     # ----------------------------------------------------------- features
     def extract_feat(self, images: Optional[torch.Tensor] = None,
                      text_ids: Optional[torch.Tensor] = None,
                      text_mask: Optional[torch.Tensor] = None,
                      mode: str = 'multimodal') -> Dict[str, torch.Tensor]:
-        """Unimodal or fused features.
+        """Unimodal or fused token states.
 
         Args:
             images: Normalised images ``[B, 3, H, W]``.
             text_ids, text_mask: Token ids and mask ``[B, L]``.
-            mode: ``'image'`` → ``image_embeds`` (+ ``image_feat`` when the
-                model has an ITC head); ``'text'`` → ``text_embeds``
-                (+ ``text_feat``); ``'multimodal'`` → both plus
-                ``multimodal_embeds`` (fusion of text with image).
+            mode: ``'image'`` → ``image_embeds``; ``'text'`` →
+                ``text_embeds``; ``'multimodal'`` → both plus
+                ``multimodal_embeds`` (text fused with the image).
+                Contrastive models add the normalised ITC features
+                ``image_feat`` / ``text_feat``.
         """
         if mode not in ('image', 'text', 'multimodal'):
             raise ValueError(f"mode must be 'image', 'text' or 'multimodal', "
                              f'got {mode!r}')
         out = {}
-        itc = getattr(self, 'itc_head', None)
         if mode in ('image', 'multimodal'):
             if images is None:
                 raise ValueError(f'extract_feat(mode={mode!r}) needs images')
             out['image_embeds'] = self.vision_backbone(images)
-            if itc is not None:
-                out['image_feat'] = itc.image_feat(out['image_embeds'][:, 0])
         if mode in ('text', 'multimodal'):
             if text_ids is None or text_mask is None:
                 raise ValueError(
                     f'extract_feat(mode={mode!r}) needs text ids and mask')
             out['text_embeds'] = self.text_backbone(text_ids, text_mask)
-            if itc is not None:
-                out['text_feat'] = itc.text_feat(out['text_embeds'][:, 0])
         if mode == 'multimodal':
             out['multimodal_embeds'] = self.neck(out['text_embeds'],
                                                  text_mask,

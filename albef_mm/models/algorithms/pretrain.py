@@ -1,5 +1,5 @@
 """ALBEF pre-training: ITC + ITM (hard negatives) + MLM, with momentum
-distillation (spec §2.1)."""
+distillation."""
 from typing import Dict, List, Optional
 
 import torch
@@ -7,11 +7,11 @@ import torch.nn.functional as F
 
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
-from .base import ALBEFBase
+from .contrastive import ALBEFContrastiveBase
 
 
 @MODELS.register_module()
-class ALBEFPretrain(ALBEFBase):
+class ALBEFPretrain(ALBEFContrastiveBase):
     """The pre-training model (original ``models/model_pretrain.py``).
 
     One training step (``mode='loss'``): ViT and text encoder → ITC against
@@ -41,8 +41,6 @@ class ALBEFPretrain(ALBEFBase):
 
     momentum_modules = ('vision_backbone', 'text_backbone', 'neck',
                         'mlm_head')
-    required_train_hooks = ('MomentumUpdateHook', 'QueueUpdateHook',
-                            'AlphaWarmupHook')
 
     def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
                  itc_head: dict, itm_head: dict, mlm_head: dict,
@@ -50,10 +48,9 @@ class ALBEFPretrain(ALBEFBase):
                  pretrained_text: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(vision_backbone, text_backbone, neck, momentum,
-                         alpha, pretrained_text, data_preprocessor, init_cfg)
-        self.itc_head = MODELS.build(itc_head)
-        self.itm_head = MODELS.build(itm_head)
+        super().__init__(vision_backbone, text_backbone, neck, itc_head,
+                         itm_head, momentum, alpha, pretrained_text,
+                         data_preprocessor, init_cfg)
         self.mlm_head = MODELS.build(mlm_head)
         self.mlm_head.tie_weights(self.text_backbone.embeddings.word_embeddings)
         self.build_momentum_branch()
@@ -79,30 +76,19 @@ class ALBEFPretrain(ALBEFBase):
         return neck(text_embeds, text_mask, image_embeds)
 
     def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
-             text_mask: torch.Tensor,
-             forced_draws: Optional[dict] = None) -> Dict[str, torch.Tensor]:
+             text_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The three pre-training losses of one batch.
 
         Args:
             images: Normalised images ``[B, 3, H, W]``.
             text_ids, text_mask: Tokenised captions ``[B, L]``.
-            forced_draws: Replace the random draws (parity checks):
-                ``neg_image_idx``/``neg_text_idx`` ``[B]`` and
-                ``mlm_input_ids``/``mlm_labels`` ``[B, L]``.
         """
-        forced = forced_draws or {}
-        alpha = self.alpha
-        out = self.contrast_and_match(images, text_ids, text_mask,
-                                      forced_draws=forced)
+        out = self.contrast_and_match(images, text_ids, text_mask)
         image_embeds, image_embeds_m = out['image_embeds'], \
             out['image_embeds_m']
-
         # MLM with distillation from the momentum branch.
-        if 'mlm_input_ids' in forced:
-            mlm_ids = forced['mlm_input_ids'].to(text_ids.device)
-            mlm_labels = forced['mlm_labels'].to(text_ids.device)
-        else:
-            mlm_ids, mlm_labels = self.mlm_head.mask_tokens(text_ids)
+        mlm_ids, mlm_labels = self.mlm_head.mask_tokens(
+            text_ids, generator=self.generator)
         with torch.no_grad():
             logits_m = self.mlm_head_m(self.fuse(
                 self.text_backbone_m(mlm_ids, text_mask), text_mask,
@@ -110,29 +96,6 @@ class ALBEFPretrain(ALBEFBase):
         mlm_logits = self.mlm_head(self.fuse(
             self.text_backbone(mlm_ids, text_mask), text_mask, image_embeds))
         loss_mlm = self.mlm_head.loss(mlm_logits, mlm_labels,
-                                      F.softmax(logits_m, dim=-1), alpha)
-
-        self._record(mlm_input_ids=mlm_ids, mlm_labels=mlm_labels,
-                     logits_m=logits_m, mlm_logits=mlm_logits)
+                                      F.softmax(logits_m, dim=-1), self.alpha)
         return dict(loss_itc=out['loss_itc'], loss_itm=out['loss_itm'],
                     loss_mlm=loss_mlm)
-
-    @torch.no_grad()
-    def predict(self, images: torch.Tensor, text_ids: torch.Tensor,
-                text_mask: torch.Tensor,
-                data_samples: Optional[List[DataSample]] = None
-                ) -> List[DataSample]:
-        """Per pair: normalised ITC features, their similarity and the ITM
-        match probability of (image b, text b)."""
-        feats = self.extract_feat(images, text_ids, text_mask, 'multimodal')
-        itm = F.softmax(self.itm_head(feats['multimodal_embeds'][:, 0]),
-                        dim=-1)[:, 1]
-        sim = (feats['image_feat'] * feats['text_feat']).sum(-1)
-        if data_samples is None:
-            data_samples = [DataSample() for _ in range(images.size(0))]
-        for i, sample in enumerate(data_samples):
-            sample.image_feat = feats['image_feat'][i]
-            sample.text_feat = feats['text_feat'][i]
-            sample.itc_sim = sim[i]
-            sample.itm_score = itm[i]
-        return data_samples

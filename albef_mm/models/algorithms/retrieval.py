@@ -6,11 +6,11 @@ import torch
 
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
-from .base import ALBEFBase
+from .contrastive import ALBEFContrastiveBase
 
 
 @MODELS.register_module()
-class ALBEFRetrieval(ALBEFBase):
+class ALBEFRetrieval(ALBEFContrastiveBase):
     """Retrieval model (also grounding's training model).
 
     Differences from pre-training: the ITC targets treat every caption of
@@ -38,8 +38,6 @@ class ALBEFRetrieval(ALBEFBase):
     # The momentum fusion layers are never run in retrieval but are kept
     # (and averaged) so that checkpoints match the original layout.
     momentum_modules = ('vision_backbone', 'text_backbone', 'neck')
-    required_train_hooks = ('MomentumUpdateHook', 'QueueUpdateHook',
-                            'AlphaWarmupHook')
     # Released fine-tuned files (mscoco.pth, flickr30k.pth) carry neither
     # queues nor momentum weights; the queues then start from noise (and are
     # not used by evaluation) and the momentum branch copies the online one.
@@ -52,14 +50,14 @@ class ALBEFRetrieval(ALBEFBase):
                  alpha: float = 0.4, pretrained_text: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(vision_backbone, text_backbone, neck, momentum,
-                         alpha, pretrained_text, data_preprocessor, init_cfg)
-        self.itc_head = MODELS.build(
-            dict(dict(use_idx_queue=True, clamp_temp=False), **itc_head))
-        if not self.itc_head.use_idx_queue:
+        itc_head = dict(dict(use_idx_queue=True, clamp_temp=False),
+                        **itc_head)
+        if not itc_head['use_idx_queue']:
             raise ValueError('ALBEFRetrieval needs itc_head.use_idx_queue'
                              '=True (captions of one image are positives)')
-        self.itm_head = MODELS.build(itm_head)
+        super().__init__(vision_backbone, text_backbone, neck, itc_head,
+                         itm_head, momentum, alpha, pretrained_text,
+                         data_preprocessor, init_cfg)
         self.build_momentum_branch()
 
     def forward(self, images: torch.Tensor,
@@ -79,17 +77,13 @@ class ALBEFRetrieval(ALBEFBase):
         if mode == 'tensor':
             return self.extract_feat(images, text_ids, text_mask)
         if mode == 'predict':
-            raise NotImplementedError(
-                'retrieval is evaluated by RetrievalValLoop/RetrievalTestLoop'
-                ' (all images x all texts), not per batch')
+            return self.predict(images, text_ids, text_mask, data_samples)
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
                          f'{mode!r}')
 
     def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
-             text_mask: torch.Tensor, idx: torch.Tensor,
-             forced_draws: Optional[dict] = None) -> Dict[str, torch.Tensor]:
-        """ITC + ITM losses; ``idx`` ``[B]`` are image indices.
-        ``forced_draws`` may give ``neg_image_idx``/``neg_text_idx``."""
-        out = self.contrast_and_match(images, text_ids, text_mask, idx,
-                                      forced_draws)
+             text_mask: torch.Tensor, idx: torch.Tensor
+             ) -> Dict[str, torch.Tensor]:
+        """ITC + ITM losses; ``idx`` ``[B]`` are image indices."""
+        out = self.contrast_and_match(images, text_ids, text_mask, idx)
         return dict(loss_itc=out['loss_itc'], loss_itm=out['loss_itm'])

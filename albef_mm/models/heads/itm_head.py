@@ -66,13 +66,14 @@ class ITMHead(BaseModule):
         return torch.multinomial(weights, 1, generator=generator).squeeze(1)
 
     def sample_negatives(self, sim_i2t: torch.Tensor, sim_t2i: torch.Tensor,
-                         idx: Optional[torch.Tensor] = None
+                         idx: Optional[torch.Tensor] = None,
+                         generator: Optional[torch.Generator] = None
                          ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Returns ``(neg_image_for_text, neg_text_for_image)``, each
         ``[B]`` indices into the batch (texts drawn first, as the
         original)."""
-        neg_image = self.draw(self.negative_weights(sim_t2i, idx))
-        neg_text = self.draw(self.negative_weights(sim_i2t, idx))
+        neg_image = self.draw(self.negative_weights(sim_t2i, idx), generator)
+        neg_text = self.draw(self.negative_weights(sim_i2t, idx), generator)
         return neg_image, neg_text
 
     def loss(self, logits: torch.Tensor) -> torch.Tensor:

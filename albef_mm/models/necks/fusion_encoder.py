@@ -53,6 +53,7 @@ class FusionEncoder(BaseModule):
             num_heads=num_heads, intermediate_size=intermediate_size,
             encoder_width=encoder_width, layer_norm_eps=layer_norm_eps,
             hidden_dropout=hidden_dropout, attn_dropout=attn_dropout)
+        self.encoder.with_cp = with_cp
         init_bert_weights(self, init_std)
 
     @property

@@ -154,41 +154,77 @@ def run_parts(fixture: dict, parts: Optional[List[str]], task: str,
                                  'yet')
 
 
+# What the contrastive training step is observed through.
+STEP_MODULES = ('vision_backbone', 'text_backbone', 'neck', 'itm_head')
+STEP_METHODS = ('itc_head.image_feat', 'itc_head.text_feat', 'itc_head.loss',
+                'itm_head.sample_negatives')
+
+
 def replay_train_step(model, fixture: dict, replay: str, loss_args: tuple,
-                      extra_forced: Optional[dict] = None):
-    """Run one training iteration as the runner does (momentum EMA hook,
-    loss, backward of the summed losses, enqueue hook) with the fixture's
-    random draws injected (``replay='inject'``) or re-seeded
-    (``'seed'``). Returns ``(losses, total)``; intermediates are in
-    ``model.intermediates``."""
+                      modules=(), methods=(), replacements=None):
+    """Run one training iteration through the project's own sequence
+    (``run_train_iteration``: momentum EMA hook, loss + backward, enqueue
+    hook) with the fixture's random draws injected (``replay='inject'``:
+    the recorded ITM negatives, plus ``replacements`` for other draws) or
+    re-seeded (``'seed'``). Returns ``(losses, total, recorder)``."""
+    from albef_mm.engine import run_train_iteration
+    from .observe import observe
     exp = fixture['outputs']['train_step']
     model.train()
     model.zero_grad(set_to_none=True)
     model.alpha = fixture['inputs']['alpha']
-    model.intermediates = {}
-    forced = None
+    inject = {}
     if replay == 'inject':
-        forced = dict(neg_image_idx=exp['itm_neg_image_idx_for_text'],
-                      neg_text_idx=exp['itm_neg_text_idx_for_image'],
-                      **(extra_forced or {}))
+        inject['itm_head.sample_negatives'] = lambda *a, **k: (
+            exp['itm_neg_image_idx_for_text'],
+            exp['itm_neg_text_idx_for_image'])
+        inject.update(replacements or {})
     else:
         torch.manual_seed(fixture['seeds']['forward'])
-    model.momentum_update()
-    losses = model.loss(*loss_args, forced_draws=forced)
-    total = sum(losses.values())
-    total.backward()
-    model.dequeue_and_enqueue()
-    return losses, total
+
+    def step():
+        losses = model.loss(*loss_args)
+        total = sum(losses.values())
+        total.backward()
+        return losses, total
+
+    with observe(model, STEP_MODULES + tuple(modules),
+                 STEP_METHODS + tuple(methods), inject) as rec:
+        losses, total = run_train_iteration(model, step)
+    return losses, total, rec
+
+
+def contrastive_intermediates(rec) -> dict:
+    """The ITC/ITM step's tensors, by the original's names, from what
+    :func:`replay_train_step` observed (first call = the ITC/ITM pass)."""
+    res, out = rec.results, rec.outputs
+    itc = res['itc_head.loss'][0]
+    feats = {}
+    for kind in ('image', 'text'):
+        for (args, kwargs), value in zip(rec.calls[f'itc_head.{kind}_feat'],
+                                         res[f'itc_head.{kind}_feat']):
+            momentum = kwargs.get('momentum', args[1] if len(args) > 1
+                                  else False)
+            feats[f'{kind}_feat' + ('_m' if momentum else '')] = value
+    neg_image, neg_text = res['itm_head.sample_negatives'][0]
+    return dict(
+        image_embeds=out['vision_backbone'][0],
+        text_embeds=out['text_backbone'][0], **feats,
+        sim_i2t=itc['sim_i2t'], sim_t2i=itc['sim_t2i'],
+        sim_targets=itc['targets_hard'], sim_i2t_targets=itc['targets_i2t'],
+        sim_t2i_targets=itc['targets_t2i'], neg_image_idx=neg_image,
+        neg_text_idx=neg_text, itm_fused=out['neck'][0],
+        itm_logits=out['itm_head'][0])
 
 
 def check_contrast_and_match(model, fixture: dict, losses: dict, total,
-                             idx: Optional[torch.Tensor] = None
+                             rec, idx: Optional[torch.Tensor] = None
                              ) -> List[Check]:
     """The ITC/ITM outputs shared by the pre-training and retrieval
     fixtures: losses, forward locals, negative sampling weights and draws,
     fused states, ITM logits, queues after the step, gradients."""
     exp = fixture['outputs']['train_step']
-    got, loc = model.intermediates, exp['forward_locals']
+    got, loc = contrastive_intermediates(rec), exp['forward_locals']
     b = fixture['inputs']['image'].size(0)
     checks = [
         compare('losses/loss_ita', losses['loss_itc'],

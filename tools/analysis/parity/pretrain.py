@@ -44,13 +44,18 @@ def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:
     exp = fixture['outputs']['train_step']
     inp = fixture['inputs']
     model = build_pretrain_model(fixture)
-    losses, total = replay_train_step(
+    losses, total, rec = replay_train_step(
         model, fixture, replay,
         (inp['image'], inp['text_ids'], inp['text_atts']),
-        dict(mlm_input_ids=exp['mlm_masked_input_ids'],
-             mlm_labels=exp['mlm_labels']))
-    got, loc = model.intermediates, exp['forward_locals']
-    return check_contrast_and_match(model, fixture, losses, total) + [
+        modules=('mlm_head', 'mlm_head_m'), methods=('mlm_head.mask_tokens',),
+        replacements={'mlm_head.mask_tokens': lambda *a, **k: (
+            exp['mlm_masked_input_ids'], exp['mlm_labels'])})
+    mlm_ids, mlm_labels = rec.results['mlm_head.mask_tokens'][0]
+    got = dict(mlm_input_ids=mlm_ids, mlm_labels=mlm_labels,
+               logits_m=rec.outputs['mlm_head_m'][0],
+               mlm_logits=rec.outputs['mlm_head'][0])
+    loc = exp['forward_locals']
+    return check_contrast_and_match(model, fixture, losses, total, rec) + [
         compare('losses/loss_mlm', losses['loss_mlm'],
                 exp['losses']['loss_mlm']),
         compare('mlm_masked_input_ids', got['mlm_input_ids'],

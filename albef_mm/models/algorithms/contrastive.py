@@ -1,0 +1,214 @@
+"""The contrastive unit of ALBEF: ITC with momentum features, queues and
+distillation, ITM with hard negatives mined from the ITC similarities, and
+the retrieval-style inference built on them. Used by pre-training,
+retrieval, grounding and zero-shot classification only."""
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+
+from albef_mm.registry import MODELS
+from albef_mm.structures import DataSample
+from .base import ALBEFBase
+from .retrieval_rerank import rerank_itm, rerank_itm_plain
+
+
+class ALBEFContrastiveBase(ALBEFBase):
+    """ALBEF model with an ITC head (projections, temperature, queues) and
+    an ITM head.
+
+    Training: :meth:`contrast_and_match` is the shared ITC + ITM step; the
+    momentum features it computes are enqueued by :meth:`dequeue_and_enqueue`
+    (``QueueUpdateHook`` calls it after each iteration).
+
+    Inference (what loops, demos, inferencers and the parity tool call):
+    :meth:`extract_feat` (token states + normalised ITC features),
+    :meth:`itm_logits` (ITM logits of aligned image-text pairs) and
+    :meth:`score_shortlist` (ITM re-ranking of the ITC top-k of both
+    retrieval directions).
+
+    Args:
+        vision_backbone, text_backbone, neck (dict): Encoder configs.
+        itc_head (dict): ``ITCHead`` config.
+        itm_head (dict): ``ITMHead`` config.
+        momentum (float): EMA coefficient (0.995).
+        alpha (float): Distillation weight after warm-up (0.4).
+        pretrained_text (str, optional): HF BERT weights.
+        data_preprocessor (dict, optional): Preprocessor config.
+        init_cfg (dict, optional): MMEngine init config.
+
+    Attribute ``generator`` (``torch.Generator`` or None): the source of the
+    random draws of training (ITM negatives, MLM masks); None uses the
+    global generator, as the original.
+    """
+
+    required_train_hooks = ('MomentumUpdateHook', 'QueueUpdateHook',
+                            'AlphaWarmupHook')
+
+    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
+                 itc_head: dict, itm_head: dict, momentum: float = 0.995,
+                 alpha: float = 0.4, pretrained_text: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(vision_backbone, text_backbone, neck, momentum,
+                         alpha, pretrained_text, data_preprocessor, init_cfg)
+        self.itc_head = MODELS.build(itc_head)
+        self.itm_head = MODELS.build(itm_head)
+        self.generator: Optional[torch.Generator] = None
+        self._queue_pending = None
+
+    # ------------------------------------------------------ train checks
+    def validate_train_setup(self, hook_names: Sequence[str],
+                             global_batch_size: Optional[int]) -> None:
+        """Required hooks, and a global batch that divides the queue."""
+        super().validate_train_setup(hook_names, global_batch_size)
+        if global_batch_size:
+            self.itc_head.check_queue_size(global_batch_size)
+
+    # ------------------------------------------------------------ queues
+    def dequeue_and_enqueue(self) -> None:
+        """Enqueue the momentum features of the last training forward
+        (``QueueUpdateHook`` calls it after each iteration)."""
+        if self._queue_pending is None:
+            print_log('dequeue_and_enqueue called without a pending batch; '
+                      'nothing enqueued', logger='current', level=30)
+            return
+        self.itc_head.enqueue(*self._queue_pending)
+        self._queue_pending = None
+
+    # --------------------------------------------------- ITC + ITM step
+    def contrast_and_match(self, images: torch.Tensor,
+                           text_ids: torch.Tensor, text_mask: torch.Tensor,
+                           idx: Optional[torch.Tensor] = None) -> dict:
+        """The ITC and ITM part of a training step, shared by pre-training
+        and retrieval.
+
+        Encodes images and texts with the online and momentum encoders,
+        computes the ITC loss against momentum features + queue (``idx``
+        switches on image-index-aware targets), leaves the momentum
+        features for :meth:`dequeue_and_enqueue`, samples hard negatives
+        and runs positives and both kinds of negatives through the fusion
+        neck in one batch of 3B rows (the original's label order).
+
+        Returns:
+            dict: ``loss_itc``, ``loss_itm`` and ``image_embeds``,
+            ``image_embeds_m`` (for the MLM step).
+        """
+        self.itc_head.clamp_temperature()  # a no-op unless configured
+        image_embeds = self.vision_backbone(images)
+        image_feat = self.itc_head.image_feat(image_embeds[:, 0])
+        text_embeds = self.text_backbone(text_ids, text_mask)
+        text_feat = self.itc_head.text_feat(text_embeds[:, 0])
+        with torch.no_grad():
+            image_embeds_m = self.vision_backbone_m(images)
+            image_feat_m = self.itc_head.image_feat(image_embeds_m[:, 0],
+                                                    momentum=True)
+            text_embeds_m = self.text_backbone_m(text_ids, text_mask)
+            text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
+                                                  momentum=True)
+        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
+                                 text_feat_m, self.alpha, idx)
+        self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
+                               None if idx is None else idx.detach())
+        neg_image, neg_text = self.itm_head.sample_negatives(
+            itc['sim_i2t'], itc['sim_t2i'], idx, generator=self.generator)
+        fused = self.neck(
+            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
+            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
+            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
+        itm_logits = self.itm_head(fused[:, 0])
+        return dict(loss_itc=itc['loss_itc'],
+                    loss_itm=self.itm_head.loss(itm_logits),
+                    image_embeds=image_embeds, image_embeds_m=image_embeds_m)
+
+    # ---------------------------------------------------------- inference
+    def extract_feat(self, images: Optional[torch.Tensor] = None,
+                     text_ids: Optional[torch.Tensor] = None,
+                     text_mask: Optional[torch.Tensor] = None,
+                     mode: str = 'multimodal') -> Dict[str, torch.Tensor]:
+        """:meth:`ALBEFBase.extract_feat` plus the normalised ITC features
+        ``image_feat`` / ``text_feat`` of the encoded modalities."""
+        out = super().extract_feat(images, text_ids, text_mask, mode)
+        if 'image_embeds' in out:
+            out['image_feat'] = self.itc_head.image_feat(
+                out['image_embeds'][:, 0])
+        if 'text_embeds' in out:
+            out['text_feat'] = self.itc_head.text_feat(
+                out['text_embeds'][:, 0])
+        return out
+
+    def itm_logits(self, image_embeds: torch.Tensor,
+                   text_embeds: torch.Tensor,
+                   text_mask: torch.Tensor) -> torch.Tensor:
+        """ITM logits ``[B, 2]`` of aligned pairs (image b, text b); column
+        1 is "matched". Image tokens ``[B, N, Dv]`` (or ``[1, N, Dv]``,
+        broadcast to every text)."""
+        if image_embeds.size(0) == 1 and text_embeds.size(0) > 1:
+            image_embeds = image_embeds.expand(text_embeds.size(0), -1, -1)
+        fused = self.neck(text_embeds, text_mask, image_embeds)
+        return self.itm_head(fused[:, 0])
+
+    @torch.no_grad()
+    def score_shortlist(self, image_embeds: torch.Tensor,
+                        image_ids: torch.Tensor, text_embeds: torch.Tensor,
+                        text_mask: torch.Tensor, sims: torch.Tensor, k: int,
+                        pair_batch: int = 512, add_itc: bool = False,
+                        method: str = 'cached_kv',
+                        progress: Optional[Callable[[int, int], None]] = None,
+                        stats: Optional[dict] = None
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """ITM re-ranking of the ITC shortlists of both directions.
+
+        Args:
+            image_embeds: ``[n, N, Dv]`` tokens of the images to score (a
+                shard on one rank), with global indices ``image_ids``.
+            text_embeds, text_mask: ``[Nt, L, D]`` / ``[Nt, L]`` all texts.
+            sims: ``[Ni, Nt]`` ITC similarities of all images and texts.
+            k: Shortlist length (``k_test``).
+            pair_batch: Texts fused together for one image.
+            add_itc: Add the ITC similarity to the ITM logit (LAVIS); the
+                original uses the ITM logit alone.
+            method: ``'cached_kv'`` (every pair fused once, each image's
+                cross-attention keys/values projected once) or
+                ``'per_pair'`` (the original's loop, all images at once;
+                reference for tests and benchmarks).
+            progress: ``callback(done, total)`` per image (cached_kv).
+            stats: Receives ``pairs`` / ``text_tokens`` counts (cached_kv).
+        Returns:
+            ``(scores_i2t [Ni, Nt], scores_t2i [Nt, Ni])``: ITM scores at
+            the shortlisted pairs; -inf elsewhere for ``cached_kv`` (shards
+            combine by max; the caller writes -100 as the original), -100
+            for ``per_pair``.
+        """
+        if method == 'cached_kv':
+            return rerank_itm(self.neck, self.itm_head, image_embeds,
+                              image_ids, text_embeds, text_mask, sims, k,
+                              pair_batch, add_itc, stats=stats,
+                              progress=progress)
+        if method == 'per_pair':
+            return rerank_itm_plain(self.neck, self.itm_head, image_embeds,
+                                    text_embeds, text_mask, sims, k, add_itc)
+        raise ValueError(f"method must be 'cached_kv' or 'per_pair', got "
+                         f'{method!r}')
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, text_ids: torch.Tensor,
+                text_mask: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        """Per pair (image b, text b): normalised ITC features, their cosine
+        similarity ``itc_sim`` and the ITM match probability
+        ``itm_score``."""
+        feats = self.extract_feat(images, text_ids, text_mask, 'multimodal')
+        itm = F.softmax(self.itm_head(feats['multimodal_embeds'][:, 0]),
+                        dim=-1)[:, 1]
+        sim = (feats['image_feat'] * feats['text_feat']).sum(-1)
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(images.size(0))]
+        for i, sample in enumerate(data_samples):
+            sample.image_feat = feats['image_feat'][i]
+            sample.text_feat = feats['text_feat'][i]
+            sample.itc_sim = sim[i]
+            sample.itm_score = itm[i]
+        return data_samples
