@@ -3,6 +3,7 @@ single-process and 2-process (gloo) evaluations give the same scores."""
 import os
 import os.path as osp
 import pickle
+import re
 import subprocess
 import sys
 
@@ -92,3 +93,73 @@ def test_retrieval_demo_ranks_images_by_itm(setup, tmp_path):
     assert itm == sorted(itm, reverse=True)
     with pytest.raises(FileNotFoundError, match='neither an image'):
         demo.list_images([str(tmp_path / 'missing')])
+
+
+@torch.no_grad()
+def _brute_force_scores(data, ckpt):
+    """Every (image, text) ITM score and ITC similarity of the test split,
+    computed pair by pair with plain module calls (no loop, no shortlist,
+    no cached keys/values)."""
+    from mmengine.dataset import pseudo_collate
+    from albef_mm.registry import DATASETS
+    cfg = Config.fromfile(CFG)
+    cfg.model.data_preprocessor.tokenizer.name_or_path = osp.join(
+        data, 'vocab.txt')
+    model = MODELS.build(cfg.model).eval()
+    model.load_state_dict(torch.load(ckpt)['state_dict'])
+    ds_cfg = cfg.test_dataloader.dataset
+    ds_cfg.data_root = data + '/'
+    dataset = DATASETS.build(ds_cfg)
+    batch = pseudo_collate([dataset[i] for i in range(len(dataset))])
+    images = model.data_preprocessor(batch, False)['images']
+    tok = model.data_preprocessor.tokenize(
+        list(dataset.texts), max_length=30, padding='max_length')
+    image_embeds = model.vision_backbone(images)
+    text_embeds = model.text_backbone(tok['text_ids'], tok['text_mask'])
+    image_feat = model.itc_head.image_feat(image_embeds[:, 0])
+    text_feat = model.itc_head.text_feat(text_embeds[:, 0])
+    sims = image_feat @ text_feat.t()
+    itm = torch.empty(len(images), len(dataset.texts))
+    for i in range(len(images)):
+        fused = model.neck(text_embeds, tok['text_mask'],
+                           image_embeds[i:i + 1].expand(len(text_embeds),
+                                                        -1, -1))
+        itm[i] = model.itm_head.fc(fused[:, 0])[:, 1]
+    return sims, itm, dataset
+
+
+def test_loop_scores_equal_brute_force_top_k(setup):
+    """Absolute anchor: the loop's score matrices hold the ITM score of
+    exactly each row's ITC top-k (k from the config) and -100 elsewhere,
+    and its recalls are those of these matrices."""
+    from albef_mm.evaluation.metrics.retrieval import RetrievalRecall
+    data, ckpt, root = setup
+    out = root / 'brute.pkl'
+    k = 5
+    log = _run([sys.executable, 'tools/test.py', CFG, ckpt, '--out',
+                str(out)] + _opts(data, root / 'w3'), root)
+    with open(out, 'rb') as f:
+        got = pickle.load(f)[0]
+    sims, itm, dataset = _brute_force_scores(data, ckpt)
+    exp_i2t = torch.full_like(itm, -100.)
+    top = sims.topk(k, dim=1).indices
+    exp_i2t.scatter_(1, top, itm.gather(1, top))
+    exp_t2i = torch.full_like(itm.t(), -100.)
+    top = sims.t().topk(k, dim=1).indices
+    exp_t2i.scatter_(1, top, itm.t().gather(1, top))
+    assert ((got['scores_i2t'] != -100).sum(1) == k).all()
+    assert ((got['scores_t2i'] != -100).sum(1) == k).all()
+    torch.testing.assert_close(got['scores_i2t'], exp_i2t, atol=1e-4,
+                               rtol=1e-4)
+    torch.testing.assert_close(got['scores_t2i'], exp_t2i, atol=1e-4,
+                               rtol=1e-4)
+    metric = RetrievalRecall()
+    metric.process(None, [dict(scores_i2t=exp_i2t, scores_t2i=exp_t2i,
+                               img2txt=dataset.img2txt,
+                               txt2img=dataset.txt2img)])
+    expected = metric.compute_metrics(metric.results)
+    for name in ('txt_r1', 'img_r1', 'r_mean'):
+        logged = float(re.search(rf'retrieval/{name}: ([0-9.]+)',
+                                 log).group(1))
+        assert abs(logged - expected[name]) < 0.01, (name, logged,
+                                                     expected[name])
