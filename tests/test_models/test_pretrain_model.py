@@ -171,3 +171,36 @@ def test_activation_checkpointing_gives_the_same_loss_and_grads():
                         m.neck.layer[0].crossattention.self.key.weight.grad))
     for a, b in zip(*results):
         torch.testing.assert_close(a, b)
+
+
+def _rows_through(linear):
+    """Rows fed to ``linear`` per call (a forward-hook log)."""
+    rows = []
+    linear.register_forward_hook(
+        lambda _, inp, __: rows.append(inp[0].shape[0]))
+    return rows
+
+
+def test_image_kv_reuse_equals_the_reference_path_and_projects_once():
+    """``reuse_image_kv`` projects each fusion layer's image keys/values
+    for the B images once (not 3B for ITM + B for MLM) and gives the same
+    losses and gradients as the original's order of operations."""
+    results = []
+    for reuse in (True, False):
+        torch.manual_seed(0)
+        cfg = tiny_pretrain_model_cfg()
+        cfg['reuse_image_kv'] = reuse
+        m = MODELS.build(cfg)
+        m.generator = torch.Generator().manual_seed(0)
+        images, ids, mask = _batch()
+        key_rows = _rows_through(m.neck.layer[1].crossattention.self.key)
+        losses = m.loss(images, ids, mask)
+        sum(losses.values()).backward()
+        b = images.size(0)
+        assert key_rows == ([b] if reuse else [3 * b, b]), (reuse, key_rows)
+        results.append([losses[k].detach() for k in sorted(losses)] + [
+            m.vision_backbone.blocks[0].attn.qkv.weight.grad,
+            m.neck.layer[1].crossattention.self.key.weight.grad,
+            m.neck.layer[0].crossattention.self.value.bias.grad])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -1,25 +1,39 @@
-"""Training-step throughput and peak memory of a config's model.
+"""Training-step benchmark of a config's model: throughput, step-time
+percentiles, peak memory, FLOPs, and the speed-up over the reference path.
 
 Usage:
     python tools/analysis/benchmark.py CONFIG [--batch-size 8] [--iters 10]
-        [--warmup 3] [--text-length 25] [--amp] [--device cpu|cuda]
-        [--threads N]
+        [--warmup 3] [--text-length 25] [--reference] [--compile] [--amp]
+        [--device cpu|cuda] [--threads N] [--json OUT.json]
 
-Each step is a full training iteration as the runner does it: momentum EMA,
-forward of every loss, backward, AdamW update, queue update. Inputs are
-synthetic (random normalised images at the model's resolution, random token
-ids of ``--text-length``) so the figure is the model's, not the data
-loader's; pretrained weights are not loaded. Prints samples/s over
-``--iters`` iterations after ``--warmup`` and the peak memory (CUDA:
-allocated; CPU: peak resident set size of the process).
+Each step is a full training iteration as the runner does it
+(``run_train_iteration``: momentum EMA, forward of every loss, backward,
+AdamW update, queue update) on synthetic inputs (random normalised images
+at the model's resolution, random token ids of ``--text-length``), so the
+figure is the model's, not the data loader's; pretrained weights are not
+loaded.
+
+``--reference`` also builds the reference path (the same model and weights
+with ``reuse_image_kv=False``, the original's order of operations), checks
+that one step gives equal losses and gradients, times both paths
+interleaved in this process and ends with ``speedup: <ratio>``. Peak memory
+is measured per path in a child process (CPU: peak resident set size;
+CUDA: peak allocated). ``--compile`` times ``torch.compile`` of the model
+as a third path. FLOPs per step come from ``torch.utils.flop_counter``.
 """
 import argparse
+import json
+import os
 import resource
+import statistics
+import subprocess
+import sys
 import time
 
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
+from torch.utils.flop_counter import FlopCounterMode
 
 from albef_mm.apis import init_model
 from albef_mm.engine import run_train_iteration
@@ -32,23 +46,120 @@ def parse_args(argv=None):
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--text-length', type=int, default=25)
+    parser.add_argument('--reference', action='store_true',
+                        help='also time the reference path and print the '
+                        'speed-up')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time torch.compile of the model')
     parser.add_argument('--amp', action='store_true',
-                        help='bf16 autocast (AmpOptimWrapper)')
+                        help='bf16 autocast (AmpOptimWrapper, GPU)')
     parser.add_argument('--device', default='cuda' if
                         torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--json', default=None, help='write results here')
+    parser.add_argument('--memory-of', default=None,
+                        choices=('reuse', 'reference'),
+                        help=argparse.SUPPRESS)  # child-process mode
     return parser.parse_args(argv)
 
 
 def synthetic_batch(model, batch: int, length: int, device):
     res = model.vision_backbone.img_size
     vocab = model.text_backbone.vocab_size
-    images = torch.randn(batch, 3, res, res, device=device)
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(batch, 3, res, res, generator=g).to(device)
     ids = torch.randint(1000 if vocab > 2000 else 104, vocab,
-                        (batch, length), device=device)
+                        (batch, length), generator=g).to(device)
     ids[:, 0] = 101
     mask = torch.ones_like(ids)
     return images, ids, mask
+
+
+def build(cfg, args, reuse: bool):
+    cfg = cfg.copy()
+    cfg.model.reuse_image_kv = reuse
+    queue = cfg.model.get('itc_head', {}).get('queue_size')
+    if queue and queue % args.batch_size:
+        cfg.model.itc_head.queue_size = queue - queue % args.batch_size
+    torch.manual_seed(0)
+    model = init_model(cfg, device=args.device).train()
+    optim_cfg = cfg.optim_wrapper.copy()
+    if args.amp:
+        if not args.device.startswith('cuda'):
+            raise SystemExit('--amp needs a GPU (AmpOptimWrapper)')
+        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
+    return model, build_optim_wrapper(model, optim_cfg)
+
+
+def make_step(model, optim, batch, forward=None):
+    forward = forward or model.loss
+
+    def forward_backward():
+        with optim.optim_context(model):
+            losses = forward(*batch)
+        optim.update_params(sum(losses.values()))
+        return losses
+
+    return lambda: run_train_iteration(model, forward_backward)
+
+
+def sync(device):
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def step_flops(model, batch) -> int:
+    """FLOPs of one forward + backward (no optimizer step)."""
+    with FlopCounterMode(display=False) as counter:
+        losses = model.loss(*batch)
+        sum(losses.values()).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def check_equal(a, b, batch) -> float:
+    """Largest difference of losses and gradients after one identical
+    step of two models with the same weights and random draws, relative to
+    each tensor's largest magnitude."""
+    worst = 0.0
+    grads = []
+    for model in (a, b):
+        torch.manual_seed(0)  # dropout draws
+        model.generator = torch.Generator().manual_seed(0)
+        model.zero_grad(set_to_none=True)
+        losses = model.loss(*batch)
+        sum(losses.values()).backward()
+        grads.append(([losses[k].detach() for k in sorted(losses)],
+                      [p.grad for p in model.parameters()
+                       if p.grad is not None]))
+        model.generator = None
+        model.zero_grad(set_to_none=True)
+    for x, y in zip(grads[0][0] + grads[0][1], grads[1][0] + grads[1][1]):
+        diff = (x - y).abs().max().item()
+        scale = y.abs().max().item()
+        worst = max(worst, diff / max(scale, 1e-6))
+    return worst
+
+
+def peak_memory_gib(device) -> float:
+    if device.startswith('cuda'):
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def child_peak(args, which: str) -> float:
+    """Peak memory of ``--warmup + 2`` steps of one path, in a fresh
+    process."""
+    cmd = [sys.executable, os.path.abspath(__file__), args.config,
+           '--batch-size', str(args.batch_size), '--text-length',
+           str(args.text_length), '--warmup', str(max(args.warmup, 1)),
+           '--device', args.device, '--memory-of', which]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    if args.amp:
+        cmd.append('--amp')
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
@@ -56,54 +167,81 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
-    queue = cfg.model.get('itc_head', {}).get('queue_size')
-    if queue and queue % args.batch_size:
-        cfg.model.itc_head.queue_size = queue - queue % args.batch_size
-    model = init_model(cfg, device=args.device).train()
-    optim_cfg = cfg.optim_wrapper.copy()
-    if args.amp:
-        if not args.device.startswith('cuda'):
-            raise SystemExit('--amp needs a GPU (AmpOptimWrapper)')
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
-    optim = build_optim_wrapper(model, optim_cfg)
-    images, ids, mask = synthetic_batch(model, args.batch_size,
-                                        args.text_length, args.device)
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f'{args.config}: {params / 1e6:.1f} M trainable parameters, '
-          f'batch {args.batch_size}, {images.shape[-1]} px, text '
+    if args.memory_of:
+        model, optim = build(cfg, args, args.memory_of == 'reuse')
+        batch = synthetic_batch(model, args.batch_size, args.text_length,
+                                args.device)
+        step = make_step(model, optim, batch)
+        for _ in range(args.warmup + 2):
+            step()
+        sync(args.device)
+        print(peak_memory_gib(args.device))
+        return None
+
+    model, optim = build(cfg, args, reuse=True)
+    batch = synthetic_batch(model, args.batch_size, args.text_length,
+                            args.device)
+    paths = {'reuse_image_kv': make_step(model, optim, batch)}
+    result = dict(config=args.config, batch_size=args.batch_size,
+                  image_size=batch[0].shape[-1], device=args.device,
+                  threads=torch.get_num_threads(), amp=args.amp,
+                  params_m=sum(p.numel() for p in model.parameters()
+                               if p.requires_grad) / 1e6)
+    if args.reference:
+        ref, ref_optim = build(cfg, args, reuse=False)
+        ref.load_state_dict(model.state_dict())
+        result['max_rel_diff'] = check_equal(model, ref, batch)
+        paths['reference'] = make_step(ref, ref_optim, batch)
+        result['flops_reference'] = step_flops(ref, batch)
+    result['flops'] = step_flops(model, batch)
+    if args.compile:
+        compiled = torch.compile(model.loss)
+        paths['compiled'] = make_step(model, optim, batch, compiled)
+    print(f"{args.config}: {result['params_m']:.1f} M trainable parameters,"
+          f" batch {args.batch_size}, {result['image_size']} px, text "
           f'{args.text_length} tokens, device {args.device}'
           f'{", bf16 autocast" if args.amp else ""}, '
-          f'{torch.get_num_threads()} threads')
-    cuda = args.device.startswith('cuda')
-
-    def forward_backward():
-        with optim.optim_context(model):
-            losses = model.loss(images, ids, mask)
-        optim.update_params(sum(losses.values()))
-
-    def step():
-        run_train_iteration(model, forward_backward)
-
-    for _ in range(args.warmup):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(args.iters):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-    elapsed = time.perf_counter() - start
-    if cuda:
-        peak = torch.cuda.max_memory_allocated() / 2**30
-        where = 'GPU memory allocated'
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        where = 'process RSS'
-    print(f'{args.iters} iterations: {elapsed / args.iters:.3f} s/iter, '
-          f'{args.batch_size * args.iters / elapsed:.1f} samples/s, '
-          f'peak {where} {peak:.2f} GiB')
+          f"{result['threads']} threads", flush=True)
+    for step in paths.values():
+        for _ in range(args.warmup):
+            step()
+    times = {name: [] for name in paths}
+    for _ in range(args.iters):  # interleaved: both see the same machine
+        for name, step in paths.items():
+            sync(args.device)
+            start = time.perf_counter()
+            step()
+            sync(args.device)
+            times[name].append(time.perf_counter() - start)
+    for name, ts in times.items():
+        ts = sorted(ts)
+        mean = statistics.mean(ts)
+        row = dict(s_per_iter=mean, samples_per_s=args.batch_size / mean,
+                   p50=ts[len(ts) // 2], p90=ts[int(0.9 * (len(ts) - 1))],
+                   max=ts[-1])
+        flops = result['flops_reference'] if name == 'reference' \
+            else result['flops']
+        row['tflops_per_s'] = flops / mean / 1e12
+        if name in ('reuse_image_kv', 'reference'):
+            row['peak_memory_gib'] = child_peak(
+                args, 'reuse' if name == 'reuse_image_kv' else 'reference')
+        result[name] = row
+        print(f"{name:<15} {mean:8.3f} s/iter (p50 {row['p50']:.3f}, p90 "
+              f"{row['p90']:.3f}), {row['samples_per_s']:7.2f} samples/s, "
+              f"{flops / 1e9:9.1f} GFLOP/step, "
+              f"{row['tflops_per_s'] * 1e3:7.1f} GFLOP/s"
+              + (f", peak {row['peak_memory_gib']:.2f} GiB"
+                 if 'peak_memory_gib' in row else ''), flush=True)
+    if args.reference:
+        result['speedup'] = (result['reference']['s_per_iter'] /
+                             result['reuse_image_kv']['s_per_iter'])
+        print(f"losses/gradients max relative difference "
+              f"{result['max_rel_diff']:.2e}")
+        print(f"speedup: {result['speedup']:.3f}")
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
 
 
 if __name__ == '__main__':

@@ -37,6 +37,12 @@ class ALBEFContrastiveBase(ALBEFBase):
         pretrained_text (str, optional): HF BERT weights.
         data_preprocessor (dict, optional): Preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
+        reuse_image_kv (bool): Project each fusion layer's cross-attention
+            keys/values of the B images once per step and index them for
+            the ITM positives, both negative sets and (pre-training) the
+            MLM pass, instead of projecting 4B image-token sets. The same
+            math (equal within float tolerance); False runs the original's
+            order of operations.
 
     Attribute ``generator`` (``torch.Generator`` or None): the source of the
     random draws of training (ITM negatives, MLM masks); None uses the
@@ -50,9 +56,11 @@ class ALBEFContrastiveBase(ALBEFBase):
                  itc_head: dict, itm_head: dict, momentum: float = 0.995,
                  alpha: float = 0.4, pretrained_text: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 reuse_image_kv: bool = True):
         super().__init__(vision_backbone, text_backbone, neck, momentum,
                          alpha, pretrained_text, data_preprocessor, init_cfg)
+        self.reuse_image_kv = reuse_image_kv
         self.itc_head = MODELS.build(itc_head)
         self.itm_head = MODELS.build(itm_head)
         self.generator: Optional[torch.Generator] = None
@@ -93,7 +101,9 @@ class ALBEFContrastiveBase(ALBEFBase):
 
         Returns:
             dict: ``loss_itc``, ``loss_itm`` and ``image_embeds``,
-            ``image_embeds_m`` (for the MLM step).
+            ``image_embeds_m``, ``image_kv`` (the per-layer cross-attention
+            keys/values of the B images with ``reuse_image_kv``, else None)
+            for the MLM step.
         """
         self.itc_head.clamp_temperature()  # a no-op unless configured
         image_embeds = self.vision_backbone(images)
@@ -113,14 +123,24 @@ class ALBEFContrastiveBase(ALBEFBase):
                                None if idx is None else idx.detach())
         neg_image, neg_text = self.itm_head.sample_negatives(
             itc['sim_i2t'], itc['sim_t2i'], idx, generator=self.generator)
-        fused = self.neck(
-            torch.cat([text_embeds, text_embeds, text_embeds[neg_text]]),
-            torch.cat([text_mask, text_mask, text_mask[neg_text]]),
-            torch.cat([image_embeds, image_embeds[neg_image], image_embeds]))
+        texts = torch.cat([text_embeds, text_embeds, text_embeds[neg_text]])
+        masks = torch.cat([text_mask, text_mask, text_mask[neg_text]])
+        image_kv = None
+        if self.reuse_image_kv:
+            image_kv = self.neck.project_image_kv(image_embeds)
+            own = torch.arange(images.size(0), device=neg_image.device)
+            rows = torch.cat([own, neg_image, own])
+            fused = self.neck(texts, masks, None,
+                              image_kv=[(k[rows], v[rows])
+                                        for k, v in image_kv])
+        else:
+            fused = self.neck(texts, masks, torch.cat(
+                [image_embeds, image_embeds[neg_image], image_embeds]))
         itm_logits = self.itm_head(fused[:, 0])
         return dict(loss_itc=itc['loss_itc'],
                     loss_itm=self.itm_head.loss(itm_logits),
-                    image_embeds=image_embeds, image_embeds_m=image_embeds_m)
+                    image_embeds=image_embeds, image_embeds_m=image_embeds_m,
+                    image_kv=image_kv)
 
     # ---------------------------------------------------------- inference
     def extract_feat(self, images: Optional[torch.Tensor] = None,

@@ -37,6 +37,9 @@ class ALBEFPretrain(ALBEFContrastiveBase):
             neck and MLM head.
         data_preprocessor (dict, optional): Preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
+        reuse_image_kv (bool): Share each fusion layer's cross-attention
+            keys/values of the batch images across the ITM (and MLM) passes
+            (see :class:`ALBEFContrastiveBase`).
     """
 
     momentum_modules = ('vision_backbone', 'text_backbone', 'neck',
@@ -47,10 +50,12 @@ class ALBEFPretrain(ALBEFContrastiveBase):
                  momentum: float = 0.995, alpha: float = 0.4,
                  pretrained_text: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 reuse_image_kv: bool = True):
         super().__init__(vision_backbone, text_backbone, neck, itc_head,
                          itm_head, momentum, alpha, pretrained_text,
-                         data_preprocessor, init_cfg)
+                         data_preprocessor, init_cfg,
+                         reuse_image_kv=reuse_image_kv)
         self.mlm_head = MODELS.build(mlm_head)
         self.mlm_head.tie_weights(self.text_backbone.embeddings.word_embeddings)
         self.build_momentum_branch()
@@ -93,8 +98,9 @@ class ALBEFPretrain(ALBEFContrastiveBase):
             logits_m = self.mlm_head_m(self.fuse(
                 self.text_backbone_m(mlm_ids, text_mask), text_mask,
                 image_embeds_m, momentum=True))
-        mlm_logits = self.mlm_head(self.fuse(
-            self.text_backbone(mlm_ids, text_mask), text_mask, image_embeds))
+        mlm_logits = self.mlm_head(self.neck(
+            self.text_backbone(mlm_ids, text_mask), text_mask, image_embeds,
+            image_kv=out['image_kv']))
         loss_mlm = self.mlm_head.loss(mlm_logits, mlm_labels,
                                       F.softmax(logits_m, dim=-1), self.alpha)
         return dict(loss_itc=out['loss_itc'], loss_itm=out['loss_itm'],

@@ -33,6 +33,9 @@ class ALBEFRetrieval(ALBEFContrastiveBase):
         pretrained_text (str, optional): HF BERT weights.
         data_preprocessor (dict, optional): Preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
+        reuse_image_kv (bool): Share each fusion layer's cross-attention
+            keys/values of the batch images across the ITM (and MLM) passes
+            (see :class:`ALBEFContrastiveBase`).
     """
 
     # The momentum fusion layers are never run in retrieval but are kept
@@ -49,7 +52,8 @@ class ALBEFRetrieval(ALBEFContrastiveBase):
                  itc_head: dict, itm_head: dict, momentum: float = 0.995,
                  alpha: float = 0.4, pretrained_text: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 reuse_image_kv: bool = True):
         itc_head = dict(dict(use_idx_queue=True, clamp_temp=False),
                         **itc_head)
         if not itc_head['use_idx_queue']:
@@ -57,7 +61,8 @@ class ALBEFRetrieval(ALBEFContrastiveBase):
                              '=True (captions of one image are positives)')
         super().__init__(vision_backbone, text_backbone, neck, itc_head,
                          itm_head, momentum, alpha, pretrained_text,
-                         data_preprocessor, init_cfg)
+                         data_preprocessor, init_cfg,
+                         reuse_image_kv=reuse_image_kv)
         self.build_momentum_branch()
 
     def forward(self, images: torch.Tensor,

@@ -14,8 +14,6 @@ from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
-from ..layers import additive_mask
-from ..layers.bert_layer import SELF_ATTN_MASK_VALUE
 
 
 def topk_pairs(sims: torch.Tensor, k: int) -> Tuple[torch.Tensor, ...]:
@@ -27,25 +25,6 @@ def topk_pairs(sims: torch.Tensor, k: int) -> Tuple[torch.Tensor, ...]:
     ki = min(k, sims.size(1))
     kt = min(k, sims.size(0))
     return sims.topk(ki, dim=1).indices, sims.t().topk(kt, dim=1).indices
-
-
-@torch.no_grad()
-def fuse_with_cached_kv(neck, text_embeds: torch.Tensor,
-                        text_mask: torch.Tensor,
-                        kv: list) -> torch.Tensor:
-    """Run the fusion layers for texts that all attend to ONE image whose
-    per-layer ``(key, value)`` projections ``[1, H, N, hd]`` are given."""
-    hidden = text_embeds
-    self_mask = additive_mask(text_mask, hidden.dtype, SELF_ATTN_MASK_VALUE)
-    n = hidden.size(0)
-    for layer, (k, v) in zip(neck.layer, kv):
-        kv_n = (k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1))
-        hidden = layer.attention(hidden, mask=self_mask)
-        hidden = layer.crossattention(hidden, None, None, kv_n)
-        hidden = layer.output(
-            torch.nn.functional.gelu(layer.intermediate.dense(hidden)),
-            hidden)
-    return hidden
 
 
 @torch.no_grad()
@@ -96,15 +75,17 @@ def rerank_itm(neck, itm_head, image_embeds: torch.Tensor,
         texts = want[img].nonzero().squeeze(1)
         if texts.numel() == 0:
             continue
-        kv = [layer.crossattention.self.project_kv(image_embeds[row:row + 1])
-              for layer in neck.layer]
+        kv = neck.project_image_kv(image_embeds[row:row + 1])
         # longest texts first so that trimming per batch is tight
         texts = texts[lengths[texts].argsort(descending=True)]
         for start in range(0, texts.numel(), pair_batch):
             js = texts[start:start + pair_batch]
             length = int(lengths[js].max())
-            fused = fuse_with_cached_kv(neck, text_embeds[js, :length],
-                                        text_mask[js, :length], kv)
+            # one image's keys/values, broadcast (a view) to every text
+            fused = neck(text_embeds[js, :length], text_mask[js, :length],
+                         None, image_kv=[(k.expand(len(js), -1, -1, -1),
+                                          v.expand(len(js), -1, -1, -1))
+                                         for k, v in kv])
             score = itm_head(fused[:, 0])[:, 1].float()
             if add_itc:
                 score = score + sims[img, js].to(score.device)

@@ -6,10 +6,11 @@ query``, ``crossattention.output.LayerNorm`` ...) so that a
 ``bert-base-uncased`` state dict and ALBEF's ``xbert`` checkpoints map onto
 these modules by name. Attention runs through
 ``F.scaled_dot_product_attention``; an eager path computes the probabilities
-explicitly when a caller asks to keep them (Grad-CAM).
+explicitly while :func:`capture_attention` keeps them (Grad-CAM).
 """
+import contextlib
 import math
-from typing import List, Optional, Sequence, Union
+from typing import Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +44,48 @@ def causal_additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
                          SELF_ATTN_MASK_VALUE)
 
 
+@contextlib.contextmanager
+def capture_attention(*modules: nn.Module) -> Iterator[None]:
+    """Keep the attention probabilities of ``modules`` while the context is
+    open (Grad-CAM).
+
+    Inside the context each module runs its eager attention path and stores
+    the softmax probabilities (before dropout) in ``attention_map`` and,
+    once a backward pass reaches them, their gradient in
+    ``attention_gradients``. On exit - also after an error - the modules go
+    back to the fused SDPA path and the stored tensors are dropped, so no
+    module is left capturing (and holding activations) by accident.
+
+    Works with :class:`BertSelfAttention` and the ViT's attention (any
+    module with the ``save_attention`` switch).
+
+    Example:
+        >>> attn = fusion.layer[2].crossattention.self
+        >>> with capture_attention(attn):
+        ...     logits = itm_head(fusion(text, mask, image)[:, 0])
+        ...     grad, = torch.autograd.grad(logits[:, 1].sum(),
+        ...                                 attn.attention_map)
+    """
+    for module in modules:
+        if not hasattr(module, 'save_attention'):
+            raise TypeError(f'{type(module).__name__} cannot capture '
+                            'attention (no save_attention switch); pass the '
+                            'attention module itself, e.g. '
+                            '`layer.crossattention.self`')
+    previous = [m.save_attention for m in modules]
+    for module in modules:
+        module.save_attention = True
+        module.attention_map = None
+        module.attention_gradients = None
+    try:
+        yield
+    finally:
+        for module, prev in zip(modules, previous):
+            module.save_attention = prev
+            module.attention_map = None
+            module.attention_gradients = None
+
+
 class BertSelfAttention(nn.Module):
     """Multi-head attention with HF names ``query``, ``key``, ``value``.
 
@@ -66,8 +109,9 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(kv_width, hidden_size)
         self.value = nn.Linear(kv_width, hidden_size)
         self.attn_drop = attn_drop
-        # Grad-CAM support: when set, the eager path keeps the attention
-        # probabilities and their gradient.
+        # Grad-CAM support: set only by ``capture_attention`` (a context),
+        # then the eager path keeps the attention probabilities and their
+        # gradient.
         self.save_attention = False
         self.attention_map: Optional[torch.Tensor] = None
         self.attention_gradients: Optional[torch.Tensor] = None
@@ -220,10 +264,13 @@ class BertLayerStack(nn.Module):
                 encoder_states: Union[None, torch.Tensor,
                                       List[torch.Tensor]] = None,
                 cross_masks: Union[None, torch.Tensor,
-                                   List[Optional[torch.Tensor]]] = None
+                                   List[Optional[torch.Tensor]]] = None,
+                cross_kv: Optional[Sequence[Sequence[torch.Tensor]]] = None
                 ) -> torch.Tensor:
         """Run all layers. A list of encoder states (NLVR2) is cycled: layer
-        ``i`` attends to element ``i mod len(list)``."""
+        ``i`` attends to element ``i mod len(list)``. ``cross_kv`` (one
+        ``(key, value)`` per layer, projected and head-split, e.g. by
+        ``project_kv``) replaces the encoder states' projections."""
         states = encoder_states
         masks = cross_masks
         if not isinstance(states, (list, tuple)):
@@ -232,10 +279,11 @@ class BertLayerStack(nn.Module):
             masks = [masks] * len(states)
         for i, layer in enumerate(self.layer):
             j = i % len(states)
+            kv = None if cross_kv is None else cross_kv[i]
             if self.with_cp and self.training and hidden.requires_grad:
                 hidden = torch.utils.checkpoint.checkpoint(
-                    layer, hidden, self_mask, states[j], masks[j],
+                    layer, hidden, self_mask, states[j], masks[j], kv,
                     use_reentrant=False)
             else:
-                hidden = layer(hidden, self_mask, states[j], masks[j])
+                hidden = layer(hidden, self_mask, states[j], masks[j], kv)
         return hidden

@@ -4,7 +4,7 @@ Registered as a *neck* per the project's design card. Note for mmpretrain
 users: there a neck is a feature projection; here it is the six BERT fusion
 layers (self-attention → cross-attention to image tokens → FFN).
 """
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -75,10 +75,21 @@ class FusionEncoder(BaseModule):
             return None
         return additive_mask(mask, dtype, CROSS_ATTN_MASK_VALUE)
 
+    def project_image_kv(self, image_embeds: torch.Tensor
+                         ) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+        """Every layer's cross-attention ``(key, value)`` of the image
+        tokens ``[B, N, Dv]``, head-split ``[B, H, N, hd]``: compute once,
+        index rows (``k[idx]``) for any pairing of texts with these images,
+        and pass as ``image_kv`` (gradients flow back through the index)."""
+        return [layer.crossattention.self.project_kv(image_embeds)
+                for layer in self.layer]
+
     def forward(self, text_embeds: torch.Tensor, text_mask: torch.Tensor,
-                image_embeds: ImageStates,
+                image_embeds: Optional[ImageStates],
                 image_mask: Union[None, torch.Tensor,
-                                  List[Optional[torch.Tensor]]] = None
+                                  List[Optional[torch.Tensor]]] = None,
+                image_kv: Optional[Sequence[Tuple[torch.Tensor,
+                                                  torch.Tensor]]] = None
                 ) -> torch.Tensor:
         """Fuse text states ``[B, L, D]`` with image tokens ``[B, N, Dv]``.
 
@@ -86,12 +97,26 @@ class FusionEncoder(BaseModule):
             text_embeds: Output of the text encoder.
             text_mask: 0/1 text attention mask ``[B, L]``.
             image_embeds: Image tokens, or a list of them (NLVR2: layer
-                ``i`` attends to element ``i mod len(list)``).
+                ``i`` attends to element ``i mod len(list)``); None when
+                ``image_kv`` is given.
             image_mask: Optional 0/1 mask(s) over image tokens; None means
                 every token is valid (ALBEF's image masks are all ones).
+            image_kv: Per-layer cross-attention ``(key, value)`` rows for
+                these texts (see :meth:`project_image_kv`), used instead of
+                projecting ``image_embeds``.
         Returns:
             Fused states ``[B, L, D]``.
         """
+        if image_kv is not None:
+            if len(image_kv) != len(self.layer):
+                raise ValueError(f'image_kv has {len(image_kv)} layers, the '
+                                 f'neck {len(self.layer)}')
+            dtype = text_embeds.dtype
+            self_mask = additive_mask(text_mask, dtype, SELF_ATTN_MASK_VALUE)
+            cross = None if image_mask is None else self._cross_mask(
+                None, image_mask, dtype)
+            return self.encoder(text_embeds, self_mask, None, cross,
+                                cross_kv=image_kv)
         dtype = text_embeds.dtype
         self_mask = additive_mask(text_mask, dtype, SELF_ATTN_MASK_VALUE)
         if isinstance(image_embeds, (list, tuple)):
