@@ -1,5 +1,9 @@
-"""albef_mm: ALBEF (Align before Fuse) on MMEngine."""
-from .utils import compat  # noqa: F401  (torch>=2.6 checkpoint loading fix)
+"""albef_mm: ALBEF (Align before Fuse) on MMEngine.
+
+Importing the package changes no global state: checkpoints are read by
+``albef_mm.checkpoint`` with ``weights_only=True`` and a scoped
+allow-list (see ``albef_mm/checkpoint/safety.py``).
+"""
 from .version import __version__
 
 __all__ = ['__version__']

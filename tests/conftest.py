@@ -1,4 +1,4 @@
-"""Shared test settings: offline, and the location of ../shared."""
+"""Shared test settings: offline, and the reference fixtures."""
 import os
 import sys
 import os.path as osp
@@ -7,21 +7,19 @@ import pytest
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-SHARED = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', 'shared'))
-ORACLE = osp.join(SHARED, 'oracle', 'fixtures')
+# Outputs of the original ALBEF code on tiny models, shipped with the repo.
+ORACLE = osp.join(osp.dirname(osp.abspath(__file__)), 'data', 'oracle')
 
 
 def oracle_fixture(name: str) -> str:
-    """Path of an oracle fixture; skips where ../shared is absent (a user's
-    clone) but fails in CI, where it must be present."""
+    """Path of a reference fixture in ``tests/data/oracle``; fails (never
+    skips) when it is missing, since the files are part of the repository."""
     path = osp.join(ORACLE, name)
     if not osp.isfile(path):
-        if os.environ.get('CI'):
-            pytest.fail(f'{path} is missing in CI: the oracle fixtures must '
-                        'be checked')
-        pytest.skip(f'{path} not found: the oracle fixtures live in the '
-                    "team's shared/ folder beside the repository")
+        pytest.fail(f'{path} is missing: the reference fixtures are part of '
+                    'the repository (tests/data/oracle, see its README.md).')
     return path
+
 
 # The parity checks are a tool (tools/analysis/parity), importable in tests.
 TOOLS_ANALYSIS = osp.abspath(osp.join(osp.dirname(__file__), '..', 'tools',

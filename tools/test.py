@@ -3,6 +3,7 @@
 Usage:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--trust-checkpoint]
 
 CHECKPOINT may be an albef_mm checkpoint or an original ALBEF file (a
 pre-training ``{'model': ...}`` checkpoint or a released fine-tuned state
@@ -27,6 +28,11 @@ def parse_args(argv=None):
                         'retrieval score matrices) to this pickle file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='read checkpoints with full unpickling (needed '
+                        'for files holding objects outside the safe '
+                        'allow-list; such a file can run code while it is '
+                        'loaded: use only for files you trust)')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)

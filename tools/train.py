@@ -3,6 +3,11 @@
 Usage:
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
         [--amp] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--trust-checkpoint]
+
+Checkpoints (``load_from``, ``--resume``) are read with
+``torch.load(weights_only=True)``; ``--trust-checkpoint`` allows full
+unpickling for files that need it (it can run code stored in the file).
 """
 import argparse
 import os
@@ -12,7 +17,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import albef_mm  # noqa: F401  (registries, torch>=2.6 checkpoint fix)
+import albef_mm  # noqa: F401
 from albef_mm.registry import RUNNERS
 
 KNOWN_TOP_LEVEL = (
@@ -22,7 +27,7 @@ KNOWN_TOP_LEVEL = (
     'env_cfg', 'default_scope', 'runner_type', 'log_processor', 'log_level',
     'load_from', 'resume', 'randomness', 'visualizer', 'work_dir',
     'launcher', 'auto_scale_lr', 'model_wrapper_cfg', 'load_strict',
-    'test_after_train')
+    'test_after_train', 'trust_checkpoint', 'nonfinite_loss')
 
 
 def parse_args(argv=None):
@@ -39,6 +44,11 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. '
                         'train_dataloader.batch_size=32')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='read checkpoints with full unpickling (needed '
+                        'for files holding objects outside the safe '
+                        'allow-list; such a file can run code while it is '
+                        'loaded: use only for files you trust)')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -65,6 +75,8 @@ def apply_common_args(cfg: Config, args) -> Config:
     """``--launcher``, ``--cfg-options`` and ``--work-dir`` (default
     ``work_dirs/<config name>``), shared with tools/test.py."""
     cfg.launcher = args.launcher
+    if getattr(args, 'trust_checkpoint', False):
+        cfg.trust_checkpoint = True
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir:
@@ -118,6 +130,49 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg)
 
 
+def best_checkpoint(runner):
+    """``(path, metric, score)`` of the best-validation checkpoint the run's
+    ``CheckpointHook`` (``save_best``) wrote, or None when it keeps none
+    (no ``save_best``, or no validation ran). With several ``save_best``
+    keys, the first one decides."""
+    from mmengine.hooks import CheckpointHook
+    hook = next((h for h in runner.hooks if isinstance(h, CheckpointHook)),
+                None)
+    if hook is None or not hook.save_best:
+        return None
+    keys = hook.key_indicators
+    info = runner.message_hub.runtime_info
+    suffix = '' if len(keys) == 1 else f'_{keys[0]}'
+    path = info.get(f'best_ckpt{suffix}')
+    if not path:
+        return None
+    return path, keys[0], info.get(f'best_score{suffix}')
+
+
+def run_test_after_train(runner):
+    """Test the weights the paper's protocol reports: those of the best
+    validation epoch when the config keeps a best checkpoint (ALBEF's
+    Retrieval.py tests the best-val epoch's model), else the last epoch's.
+    Logs and prints which weights were tested."""
+    from mmengine.dist import barrier
+    best = best_checkpoint(runner)
+    if best is None:
+        message = (f'Testing the last weights (epoch {runner.epoch}): the '
+                   'config keeps no best checkpoint (no save_best in '
+                   'default_hooks.checkpoint, or no validation ran).')
+    else:
+        path, key, score = best
+        barrier()  # rank 0 may still be writing the file
+        checkpoint = runner.load_checkpoint(path)
+        epoch = checkpoint.get('meta', {}).get('epoch', '?')
+        message = (f'Testing the best checkpoint {osp.basename(path)} '
+                   f'(epoch {epoch}, val {key} = {score:.4f}) instead of '
+                   f'the last weights (epoch {runner.epoch}).')
+    runner.logger.info(message)
+    print(message, flush=True)
+    return runner.test()
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
@@ -126,7 +181,7 @@ def main(argv=None):
     runner = build_runner(cfg)
     runner.train()
     if cfg.get('test_after_train') and cfg.get('test_dataloader'):
-        runner.test()
+        run_test_after_train(runner)
     return runner
 
 

@@ -81,13 +81,16 @@ def test_loading_reports_and_raises():
     # shape mismatch names the key
     bad = dict(state)
     bad['itm_head.fc.weight'] = torch.zeros(3, 64)
-    with pytest.raises(ValueError, match=r'itm_head.fc.weight: checkpoint '
-                       r'\(3, 64\) vs model \(2, 64\)'):
+    with pytest.raises(ValueError, match=r'itm_head \(1\): fc.weight '
+                       r'\(3, 64\) vs \(2, 64\)') as err:
         load_checkpoint_to_model(other, bad)
+    assert err.value.report.mismatched == [
+        'itm_head.fc.weight: checkpoint (3, 64) vs model (2, 64)']
     # unexpected keys raise when strict, are reported otherwise
     extra = dict(state, **{'cls_head.weight': torch.zeros(1)})
-    with pytest.raises(KeyError, match='cls_head.weight'):
+    with pytest.raises(KeyError, match=r'cls_head \(1\): weight') as err:
         load_checkpoint_to_model(other, extra, strict=True)
+    assert err.value.report.unexpected == ['cls_head.weight']
     report = load_checkpoint_to_model(other, extra, strict=False)
     assert report.unexpected == ['cls_head.weight']
 
@@ -166,3 +169,125 @@ def test_released_finetuned_layout_loads_into_retrieval():
         'itc_head.idx_queue'}
     torch.testing.assert_close(model.vision_backbone_m.pos_embed,
                                fx['model']['visual_encoder.pos_embed'])
+
+
+def test_extra_rules_let_a_task_map_its_own_modules():
+    from albef_mm.checkpoint import KeyRule, bert_rule
+    state = {
+        'visual_encoder.cls_token': torch.zeros(1),
+        'text_encoder.encoder.layer.1.crossattention.self.key.bias': 1,
+        'text_decoder.bert.encoder.layer.0.crossattention.self.key.bias': 2,
+        'text_decoder_m.cls.predictions.bias': 3,
+        'cls_head.0.weight': 4,
+        'itm_head.weight': 5,
+        'share.weight': 6,
+    }
+    rules = [
+        # VQA: the answer decoder has cross-attention from layer 0
+        bert_rule('text_decoder', text_prefix='unused', neck_prefix='decoder',
+                  head_prefix='decoder_head', fusion_layer=0),
+        KeyRule('cls_head', 'cls_head.layers', momentum=False),
+        # a task rule replaces the default one of the same module
+        KeyRule('itm_head', lambda rest, suffix, fl: []),
+        # one original tensor feeding two modules
+        KeyRule('share', lambda rest, suffix, fl: [f'a.{rest}', f'b.{rest}']),
+    ]
+    out, dropped = convert_albef_state_dict(state, extra_rules=rules)
+    assert dropped == ['itm_head.weight']
+    assert out == {
+        'vision_backbone.cls_token': state['visual_encoder.cls_token'],
+        'neck.encoder.layer.0.crossattention.self.key.bias': 1,
+        'decoder.encoder.layer.0.crossattention.self.key.bias': 2,
+        'decoder_head_m.predictions.bias': 3,
+        'cls_head.layers.0.weight': 4, 'a.weight': 6, 'b.weight': 6}
+    # without the task rules the same file names its unknown keys
+    with pytest.raises(KeyError, match=r"text_decoder.*cls_head|extra_rules"):
+        convert_albef_state_dict(state)
+
+
+def test_loading_goes_through_the_model_seam():
+    fx = torch.load(oracle_fixture('pretrain.pth'))
+    model = MODELS.build(tiny_pretrain_model_cfg())
+    seen = []
+
+    def convert(state):
+        seen.append(len(state))
+        return convert_albef_state_dict(state)
+
+    model.convert_original_state_dict = convert
+    report = load_checkpoint_to_model(model, {'model': fx['model']})
+    assert seen == [len(fx['model'])] and report.converted
+
+
+def _converter():
+    import importlib.util
+    import os.path as osp
+    from albef_mm.testing.tiny import REPO_ROOT
+    spec = importlib.util.spec_from_file_location(
+        'albef_to_mm_cfg', osp.join(REPO_ROOT, 'tools', 'model_converters',
+                                    'albef_to_mm.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_converter_with_config_uses_the_model_and_checks_the_fit(
+        tmp_path, capsys):
+    from mmengine.config import Config
+    fx = torch.load(oracle_fixture('retrieval.pth'))
+    src = tmp_path / 'mscoco.pth'
+    torch.save({'model': fx['model'], 'epoch': 5}, src)
+    model_cfg = tiny_pretrain_model_cfg()
+    model_cfg.pop('mlm_head')
+    model_cfg['type'] = 'ALBEFRetrieval'
+    model_cfg['itc_head'].update(use_idx_queue=True, clamp_temp=False)
+    Config(dict(model=model_cfg)).dump(str(tmp_path / 'fits.py'))
+    model_cfg['text_backbone']['intermediate_size'] = 256
+    Config(dict(model=model_cfg)).dump(str(tmp_path / 'other_size.py'))
+    tool = _converter()
+    dst = tmp_path / 'mm.pth'
+    assert tool.main([str(src), str(dst), '--config',
+                      str(tmp_path / 'fits.py'), '--verbose']) == 0
+    out = capsys.readouterr().out
+    for step in range(1, 5):
+        assert f'[{step}/4] ' in out
+    assert 'ALBEFRetrieval.convert_original_state_dict' in out
+    assert 'visual_encoder.cls_token -> vision_backbone.cls_token ' \
+        '(1, 1, 64)' in out
+    assert 'neck.encoder.layer.* (52, layers 0-1): ' in out
+    assert 'dropped 2 keys' in out and 'fits ALBEFRetrieval' in out
+    saved = torch.load(dst)
+    assert saved['meta']['config'].endswith('fits.py')
+    model = MODELS.build(tiny_pretrain_model_cfg())
+    load_checkpoint_to_model(model, str(dst), strict=False)
+    torch.testing.assert_close(model.itm_head.fc.weight,
+                               fx['model']['itm_head.weight'])
+    bad = tmp_path / 'bad.pth'
+    assert tool.main([str(src), str(bad), '--config',
+                      str(tmp_path / 'other_size.py')]) == 2
+    err = capsys.readouterr().err
+    assert not bad.exists()
+    assert 'text_backbone.encoder.layer.* (6, layers 0-1): ' \
+        'intermediate.dense.weight (128, 64) vs (256, 64)' in err
+    assert 'another model size' in err
+
+
+def test_reference_fixtures_ship_with_the_repository():
+    import os.path as osp
+    import shutil
+    import subprocess
+    from albef_mm.testing.tiny import REPO_ROOT
+    names = ('pretrain.pth', 'retrieval.pth', 'config_bert_tiny.json',
+             'config_bert_tiny_nlvr.json', 'README.md')
+    for name in names:
+        path = oracle_fixture(name)
+        assert osp.dirname(path) == osp.join(REPO_ROOT, 'tests', 'data',
+                                             'oracle')
+    fx = torch.load(oracle_fixture('retrieval.pth'), weights_only=True)
+    assert {'model', 'inputs', 'outputs', 'config'} <= set(fx)
+    if shutil.which('git') and osp.isdir(osp.join(REPO_ROOT, '.git')):
+        ignored = subprocess.run(
+            ['git', 'check-ignore', '--no-index'] +
+            [osp.join('tests', 'data', 'oracle', n) for n in names],
+            cwd=REPO_ROOT, capture_output=True, text=True)
+        assert ignored.stdout == ''  # none of them is excluded

@@ -1,3 +1,4 @@
 from .albef_optim_constructor import ALBEFOptimWrapperConstructor
+from .nonfinite import SkipNonFiniteOptimWrapper
 
-__all__ = ['ALBEFOptimWrapperConstructor']
+__all__ = ['ALBEFOptimWrapperConstructor', 'SkipNonFiniteOptimWrapper']

@@ -14,7 +14,7 @@ class ALBEFOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """Split trainable parameters into a decay and a no-decay group.
 
     This reproduces the parameter grouping of the original ALBEF optimizer
-    factory (spec §3.3):
+    factory (``optim/optim_factory.py``, from timm):
 
     * only parameters with ``requires_grad=True`` are given to the optimizer
       (the momentum encoders are frozen copies and are left out);

@@ -3,9 +3,21 @@ from mmengine.dist import get_world_size
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from albef_mm.checkpoint import load_checkpoint_to_model
+from albef_mm.checkpoint import (checkpoint_safe_globals, extract_state_dict,
+                                 load_any, load_checkpoint_to_model)
 from albef_mm.registry import RUNNERS
 from ..utils import unwrap_model
+
+
+def read_checkpoint(filename, map_location='cpu', trust: bool = False):
+    """Local paths and URLs through the safe loader; other MMEngine
+    schemes (``open-mmlab://``, ...) through MMEngine's loaders with the
+    same allow-list (always weights-only)."""
+    name = str(filename)
+    if '://' not in name or name.startswith(('http://', 'https://')):
+        return load_any(name, map_location=map_location, trust=trust)
+    with checkpoint_safe_globals():
+        return _load_checkpoint(name, map_location=map_location)
 
 
 @RUNNERS.register_module()
@@ -20,13 +32,28 @@ class ALBEFRunner(Runner):
       interpolating position embeddings and reporting every dropped,
       missing, unexpected or mis-shaped key (mismatches raise; with
       ``load_strict=True`` (default) unexpected/missing keys outside the
-      model's declared ignorable ones raise too).
+      model's declared ignorable ones raise too);
+    * reads every checkpoint (``load_from``, ``resume``, ``tools/test.py``)
+      with ``torch.load(weights_only=True)`` and a scoped allow-list of the
+      few MMEngine / NumPy types project checkpoints hold; full unpickling
+      (which can run code stored in the file) only with
+      ``trust_checkpoint=True``.
 
-    Extra config key: ``load_strict`` (bool).
+    * applies the top-level key ``nonfinite_loss``: ``'raise'`` (default)
+      stops training at a NaN / infinite loss naming the term, the
+      iteration and the last checkpoint; ``'skip'`` logs such iterations
+      and skips their update (needs
+      ``optim_wrapper.type='SkipNonFiniteOptimWrapper'``, checked here).
+
+    Extra config keys: ``load_strict`` (bool), ``trust_checkpoint`` (bool,
+    default False; ``--trust-checkpoint`` in tools/train.py and test.py),
+    ``nonfinite_loss`` (str).
     """
 
-    def __init__(self, *args, load_strict: bool = True, **kwargs):
+    def __init__(self, *args, load_strict: bool = True,
+                 trust_checkpoint: bool = False, **kwargs):
         self.load_strict = load_strict
+        self.trust_checkpoint = trust_checkpoint
         super().__init__(*args, **kwargs)
         if self._train_loop is not None:
             self._check_training_setup()
@@ -35,9 +62,24 @@ class ALBEFRunner(Runner):
     def from_cfg(cls, cfg) -> 'ALBEFRunner':
         cfg = cfg.copy()
         load_strict = cfg.pop('load_strict', True)
+        trust = cfg.pop('trust_checkpoint', False)
+        nonfinite = cfg.pop('nonfinite_loss', 'raise')
+        if nonfinite not in ('raise', 'skip'):
+            raise ValueError(f"nonfinite_loss must be 'raise' or 'skip', got "
+                             f'{nonfinite!r}')
+        wrapper = (cfg.get('optim_wrapper') or {}).get('type')
+        if nonfinite == 'skip' and cfg.get('train_cfg') and \
+                wrapper != 'SkipNonFiniteOptimWrapper':
+            raise ValueError(
+                "nonfinite_loss='skip' needs optim_wrapper.type="
+                f"'SkipNonFiniteOptimWrapper' (got {wrapper!r}): only it "
+                'skips the update of a non-finite loss.')
         runner = super().from_cfg(cfg)
-        # from_cfg builds through cls(...) without our key; set it after.
+        runner.unwrapped_model.nonfinite_loss = nonfinite
+        # from_cfg builds through cls(...) without our keys; set them after
+        # (checkpoints are read later, in train() / test()).
         runner.load_strict = load_strict
+        runner.trust_checkpoint = bool(trust)
         return runner
 
     @property
@@ -59,7 +101,10 @@ class ALBEFRunner(Runner):
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module.', '')]):
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        checkpoint = read_checkpoint(
+            filename, map_location,
+            trust=getattr(self, 'trust_checkpoint', False))
+        extract_state_dict(checkpoint, str(filename))  # a checkpoint at all?
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         load_checkpoint_to_model(self.unwrapped_model, checkpoint,
                                  strict=self.load_strict or strict,

@@ -5,6 +5,8 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 
 from albef_mm.registry import MODELS
@@ -41,6 +43,12 @@ class ALBEFBase(BaseModel):
             :meth:`init_weights`.
         data_preprocessor (dict, optional): Preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
+
+    Attribute ``nonfinite_loss`` (set by the runner from the top-level
+    config key of the same name): what a NaN / infinite loss term does in
+    training — ``'raise'`` (default) stops at once with the term, the
+    iteration and the last checkpoint named; ``'skip'`` logs it and leaves
+    the update to ``SkipNonFiniteOptimWrapper``, which skips it.
     """
 
     momentum_modules: Sequence[str] = ()
@@ -66,6 +74,7 @@ class ALBEFBase(BaseModel):
         self.max_alpha = alpha
         self.alpha = alpha
         self.pretrained_text = pretrained_text
+        self.nonfinite_loss = 'raise'
         self._attached_hooks = set()
 
     # ---------------------------------------------------------- momentum
@@ -138,6 +147,37 @@ class ALBEFBase(BaseModel):
                 'encoders, the feature queues and the distillation weight); '
                 f"add e.g. custom_hooks=[dict(type='{missing[0]}')].")
         return super().train_step(data, optim_wrapper)
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]):
+        """MMEngine's loss parsing plus the non-finite check: one host sync
+        per step (the logger syncs anyway), the flag all-reduced so every
+        rank acts alike."""
+        loss, log_vars = super().parse_losses(losses)
+        if not self.training:
+            return loss, log_vars
+        terms = [k for k in log_vars if k != 'loss']
+        finite = torch.stack([torch.isfinite(log_vars[k].detach()).all()
+                              for k in terms]).to(torch.float32)
+        if get_world_size() > 1:
+            all_reduce(finite, op='min')
+        if bool(finite.all()):
+            return loss, log_vars
+        bad = [f'{k}={float(log_vars[k].detach()):.4g}' for k, ok in
+               zip(terms, finite.tolist()) if not ok]
+        hub = MessageHub.get_current_instance()
+        where = (f"iteration {hub.get_info('iter')}, epoch "
+                 f"{hub.get_info('epoch')}")
+        if self.nonfinite_loss == 'skip':
+            print_log(f'non-finite loss {bad} at {where}: the update is '
+                      'skipped', logger='current', level=30)
+            return loss, log_vars
+        last = hub.get_info('last_ckpt') or 'none saved yet'
+        raise FloatingPointError(
+            f'non-finite loss {bad} (other ranks included) at {where}; last '
+            f'checkpoint: {last}. Lower the learning rate, check the data '
+            "of this iteration, or set nonfinite_loss='skip' (top-level "
+            "config key) with optim_wrapper.type='SkipNonFiniteOptimWrapper'"
+            ' to skip such updates.')
 
     # ------------------------------------------------------- checkpoints
     def convert_original_state_dict(self, state: Dict
