@@ -1,6 +1,6 @@
 """Online/momentum parameter pairs and ALBEF's EMA update."""
 import copy
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Tuple
 
 import torch
 from torch import nn
@@ -63,9 +63,3 @@ class MomentumPairs:
         target = [p.data for p in self.momentum]
         torch._foreach_mul_(target, momentum)
         torch._foreach_add_(target, online, alpha=1.0 - momentum)
-
-
-def named_module_pairs(model: nn.Module, names: Sequence[str]):
-    """``(getattr(model, n), getattr(model, n + '_m'))`` for each name."""
-    return [(model.get_submodule(n), model.get_submodule(n + '_m'))
-            for n in names]

@@ -7,6 +7,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # runtime hooks every task shares (the model-specific training hooks,
+    # e.g. the momentum EMA, are `custom_hooks` of the model base files)
+    skipped_sample_report=dict(type='SkippedSampleReportHook'),
+    random_state=dict(type='RandomStateHook'),
 )
 
 env_cfg = dict(

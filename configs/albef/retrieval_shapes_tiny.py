@@ -4,36 +4,29 @@
 #   python tools/test.py configs/albef/retrieval_shapes_tiny.py CHECKPOINT
 _base_ = [
     '../_base_/models/albef_retrieval.py',
+    '../_base_/models/shapes_tiny_sizes.py',
+    '../_base_/schedules/albef_retrieval.py',
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/shapes/'
-vocab = data_root + 'vocab.txt'
 # the sizes of configs/albef/pretrain_shapes_tiny.py
 model = dict(
-    data_preprocessor=dict(
-        tokenizer=dict(type='ALBEFTokenizer', name_or_path=vocab)),
-    vision_backbone=dict(img_size=64, patch_size=8, embed_dims=64,
-                         num_layers=4, num_heads=4),
-    text_backbone=dict(vocab_size=512, hidden_size=64, num_layers=2,
-                       num_heads=4, intermediate_size=256,
-                       max_position_embeddings=64, init_std=0.1),
-    neck=dict(hidden_size=64, num_layers=2, num_heads=4,
-              intermediate_size=256, encoder_width=64, init_std=0.1),
-    itc_head=dict(vision_width=64, text_width=64, embed_dim=64,
-                  queue_size=256),
-    itm_head=dict(hidden_size=64))
+    data_preprocessor={{_base_.tiny_data_preprocessor}},
+    vision_backbone={{_base_.tiny_vision_backbone}},
+    text_backbone={{_base_.tiny_text_backbone}},
+    neck={{_base_.tiny_neck}},
+    itc_head=dict(vision_width={{_base_.tiny_width}},
+                  text_width={{_base_.tiny_width}},
+                  embed_dim={{_base_.tiny_embed_dim}}, queue_size=256),
+    itm_head=dict(hidden_size={{_base_.tiny_width}}))
 load_from = 'work_dirs/pretrain_shapes_tiny/epoch_30.pth'
 
-albef_augs = [
-    'Identity', 'AutoContrast', 'Equalize', 'Brightness', 'Sharpness',
-    'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate'
-]
 # as the Shapes pre-training: mild crops, no flip (captions say left/right)
 train_pipeline = [
     dict(type='LoadRGBImageFromFile'),
     dict(type='ALBEFRandomResizedCrop', size=64, scale=(0.8, 1.0)),
-    dict(type='RandomAugment', N=2, M=7, augs=albef_augs,
-         legacy_autocontrast=False),
+    # augs: the transform's default, ALBEF's ten ops
+    dict(type='RandomAugment', N=2, M=7, legacy_autocontrast=False),
     dict(type='PackALBEFInputs', algorithm_keys=('text', 'image_idx')),
 ]
 test_pipeline = [
@@ -67,10 +60,7 @@ val_cfg = dict(type='RetrievalValLoop', k_test=16)
 test_cfg = dict(type='RetrievalTestLoop', k_test=16)
 
 max_epochs = 6
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=0.02),
-    constructor='ALBEFOptimWrapperConstructor')
+optim_wrapper = dict(optimizer=dict(lr=2e-4))
 param_scheduler = [
     dict(type='ALBEFStepWarmupCosineLR', warmup_lr=2e-4, min_lr=2e-5,
          warmup_epochs=1, max_epochs=max_epochs, by_epoch=True,

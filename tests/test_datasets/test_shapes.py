@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import os.path as osp
@@ -60,6 +61,45 @@ def test_deterministic(shapes, tmp_path):
     other = tmp_path / 'other_seed'
     generate_shapes(str(other), **dict(SIZES, seed=4))
     assert load(other, 'pretrain.json') != load(root, 'pretrain.json')
+
+
+# sha256 over the json / txt files (name + bytes, sorted by name) of SIZES.
+# Pins the generator's output: a refactor that changes one record, one
+# random draw or the file order fails here. Images are left out (JPEG bytes
+# depend on the Pillow / libjpeg build).
+ANNOTATION_SHA256 = (
+    '651737c830cf888a08a06af7b31724fb1f37fbf4c0fc11bd41bf6d7d244c2c07')
+
+
+def test_annotations_match_the_recorded_checksum(shapes):
+    root, _ = shapes
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(root)):
+        if name.endswith(('.json', '.txt')):
+            digest.update(name.encode())
+            digest.update((root / name).read_bytes())
+    assert digest.hexdigest() == ANNOTATION_SHA256
+
+
+def test_format_builders_use_independent_streams(shapes):
+    # each format draws from its own seed stream: building one alone gives
+    # the same records as the full run
+    from albef_mm.datasets.shapes import formats, sample_scene
+    root, _ = shapes
+    total = sum(SIZES[k] for k in ('num_train', 'num_val', 'num_test'))
+    scenes = [sample_scene(formats.stream_rng(SIZES['seed'], 'scene', i),
+                           SIZES['image_size']) for i in range(total)]
+    splits = dict(train=range(0, 16), val=range(16, 22), test=range(22, 28))
+
+    def path(i):
+        return f'images/shapes_{i:06d}.jpg'
+
+    got = formats.nlvr_records(scenes, splits, path, SIZES['seed'])
+    assert got['nlvr_dev.json'] == load(root, 'nlvr_dev.json')
+    got = formats.grounding_records(scenes, splits, path, SIZES['seed'], 64)
+    assert got['refs.json'] == load(root, 'refs.json')
+    assert [o['bbox'] for o in scenes[0]] == [
+        o['bbox'] for o in load(root, 'scenes.json')[0]['objects']]
 
 
 def test_fields_and_images(shapes):
@@ -170,11 +210,35 @@ def test_cli(tmp_path):
                       'dataset_converters', 'generate_shapes.py')
     out = subprocess.run(
         [sys.executable, script, str(tmp_path / 's'), '--num-train', '4',
-         '--num-val', '2', '--num-test', '2', '--image-size', '96'],
+         '--num-val', '2', '--num-test', '2', '--image-size', '96',
+         '--num-pretrain-extra', '3'],
         capture_output=True, text=True, check=True)
-    assert 'images: 8/8' in out.stdout and 'Done' in out.stdout
+    assert 'images: 11/11' in out.stdout and 'Done' in out.stdout
     meta = load(tmp_path / 's', 'shapes_meta.json')
     assert meta['image_size'] == 96
+    assert meta['num_pretrain_extra'] == 3
+    assert len(load(tmp_path / 's', 'pretrain.json')) == 4 + 3
+
+
+def test_pretrain_extra_images(shapes, tmp_path):
+    root, _ = shapes
+    generate_shapes(str(tmp_path), **SIZES, num_pretrain_extra=3)
+    base, extra = _all_files(root), _all_files(tmp_path)
+    changed = {'pretrain.json', 'scenes.json', 'shapes_meta.json'}
+    new_images = {f'images/shapes_{i:06d}.jpg' for i in (28, 29, 30)}
+    assert set(extra) == set(base) | new_images
+    # every other file, and every image of the three splits, is unchanged
+    assert all(extra[k] == v for k, v in base.items() if k not in changed)
+    old, new = load(root, 'pretrain.json'), load(tmp_path, 'pretrain.json')
+    assert new[:len(old)] == old
+    assert [r['image'] for r in new[len(old):]] == sorted(new_images)
+    assert all(isinstance(r['caption'], list) and len(r['caption']) == 3
+               for r in new[len(old):])
+    scenes = load(tmp_path, 'scenes.json')
+    assert scenes[:28] == load(root, 'scenes.json')
+    assert [s['split'] for s in scenes[28:]] == ['pretrain'] * 3
+    with pytest.raises(ValueError, match='num_pretrain_extra must be >= 0'):
+        generate_shapes(str(tmp_path), **SIZES, num_pretrain_extra=-1)
 
 
 def test_bad_arguments(tmp_path):

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from albef_mm.datasets.shapes import generate_shapes  # noqa: E402
+from albef_mm.datasets import generate_shapes  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,6 +24,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-train', type=int, default=2000)
     parser.add_argument('--num-val', type=int, default=200)
     parser.add_argument('--num-test', type=int, default=200)
+    parser.add_argument(
+        '--num-pretrain-extra', type=int, default=0,
+        help='extra images used only by pre-training (appended to '
+        'pretrain.json, 3 captions each), numbered after the test split '
+        '(default: 0)')
     parser.add_argument('--image-size', type=int, default=64,
                         help='image side in pixels, e.g. 64 or 96')
     parser.add_argument('--seed', type=int, default=0)
@@ -43,7 +48,8 @@ def main() -> None:
 
     counts = generate_shapes(
         args.out_dir, num_train=args.num_train, num_val=args.num_val,
-        num_test=args.num_test, image_size=args.image_size, seed=args.seed,
+        num_test=args.num_test, num_pretrain_extra=args.num_pretrain_extra,
+        image_size=args.image_size, seed=args.seed,
         retrieval_train_captions=args.retrieval_train_captions,
         vqa_questions=args.vqa_questions, progress=progress)
     for name, n in counts.items():

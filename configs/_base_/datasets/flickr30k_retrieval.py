@@ -4,15 +4,13 @@
 #   data/flickr30k/flickr30k-images/*.jpg
 data_root = 'data/flickr30k/'
 image_size = 384
-albef_augs = [
-    'Identity', 'AutoContrast', 'Equalize', 'Brightness', 'Sharpness',
-    'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate'
-]
 train_pipeline = [
     dict(type='LoadRGBImageFromFile'),
     dict(type='ALBEFRandomResizedCrop', size=image_size, scale=(0.5, 1.0)),
     dict(type='ALBEFRandomFlip', prob=0.5),
-    dict(type='RandomAugment', N=2, M=7, augs=albef_augs),
+    # augs: the transform's default, ALBEF's ten ops (no colour
+    # ops: captions name colours)
+    dict(type='RandomAugment', N=2, M=7),
     dict(type='PackALBEFInputs', algorithm_keys=('text', 'image_idx')),
 ]
 test_pipeline = [

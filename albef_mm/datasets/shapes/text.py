@@ -6,7 +6,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .shapes_scene import COLORS, POSITIONS, SHAPES, SIZES
+from .scene import COLORS, POSITIONS, SHAPES, SIZES
 
 NUMBER_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six')
 POSITION_PHRASES = {

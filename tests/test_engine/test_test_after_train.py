@@ -1,0 +1,115 @@
+"""tools/train.py's test-after-train tests the best-validation checkpoint
+when the config keeps one (as ALBEF's Retrieval.py), else the last weights,
+and says which."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+
+from albef_mm.datasets import generate_shapes
+from albef_mm.testing import CONFIG_ROOT
+from albef_mm.testing.tiny import REPO_ROOT
+
+CONFIG = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
+
+
+def _train_tool():
+    spec = importlib.util.spec_from_file_location(
+        'albef_train_tool', osp.join(REPO_ROOT, 'tools', 'train.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def shapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp('shapes')
+    generate_shapes(str(root), num_train=32, num_val=10, num_test=10)
+    return str(root)
+
+
+def _argv(shapes, work_dir, checkpoint):
+    root = shapes + '/'
+    options = [
+        f'model.data_preprocessor.tokenizer.name_or_path={root}vocab.txt',
+        'model.itc_head.queue_size=32',
+        'train_dataloader.batch_size=16', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        f'train_dataloader.dataset.data_root={root}',
+        'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+        'train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
+        'default_hooks.logger.interval=1',
+    ] + [f'default_hooks.checkpoint.{k}={v}' for k, v in checkpoint.items()]
+    return [CONFIG, '--work-dir', str(work_dir), '--cfg-options', *options]
+
+
+class _EpochWeights(Hook):
+    """Keeps a copy of the model weights at the end of every epoch, and adds
+    the val metric ``check/countdown`` (3 - epoch: the first epoch scores
+    best under rule 'greater', whatever the tiny model learnt)."""
+    priority = 'HIGHEST'  # before CheckpointHook reads the metrics
+
+    def __init__(self):
+        self.by_epoch = {}
+
+    def after_train_epoch(self, runner):
+        # runner.epoch counts finished epochs only after this hook
+        self.by_epoch[runner.epoch + 1] = _weights(runner.model)
+
+    def after_val_epoch(self, runner, metrics=None):
+        metrics['check/countdown'] = 3.0 - runner.epoch
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if not k.endswith('_queue') and 'queue_ptr' not in k}
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _train_and_test(argv):
+    """tools/train.py's main, with a hook that records the weights."""
+    tool = _train_tool()
+    args = tool.parse_args(argv)
+    cfg = tool.merge_args(Config.fromfile(args.config), args)
+    runner = tool.build_runner(cfg)
+    record = _EpochWeights()
+    runner.register_hook(record)
+    runner.train()
+    assert cfg.test_after_train
+    tool.run_test_after_train(runner)
+    return runner, record.by_epoch
+
+
+def test_best_validation_checkpoint_is_tested(shapes, tmp_path, capsys):
+    # the best validation epoch (1) is not the last one (2)
+    work = tmp_path / 'best'
+    runner, by_epoch = _train_and_test(_argv(
+        shapes, work, dict(interval=1, max_keep_ckpts=2,
+                           save_best='check/countdown', rule='greater')))
+    out = capsys.readouterr().out
+    assert (work / 'best_check_countdown_epoch_1.pth').is_file(), sorted(
+        p.name for p in work.iterdir())
+    assert ('Testing the best checkpoint best_check_countdown_epoch_1.pth '
+            '(epoch 1, val check/countdown = 2.0000)') in out
+    assert 'instead of the last weights (epoch 2)' in out
+    tested = _weights(runner.model)
+    assert not _same(by_epoch[1], by_epoch[2])  # training moved the weights
+    assert _same(tested, by_epoch[1])
+
+
+def test_without_save_best_the_last_weights_are_tested(shapes, tmp_path,
+                                                       capsys):
+    runner, by_epoch = _train_and_test(_argv(
+        shapes, tmp_path / 'last', dict(interval=1, max_keep_ckpts=2)))
+    out = capsys.readouterr().out
+    assert 'Testing the last weights (epoch 2): the config keeps no best ' \
+        'checkpoint' in out
+    assert _same(_weights(runner.model), by_epoch[2])
