@@ -1,0 +1,153 @@
+"""ALBEF NLVR2 (original ``models/model_nlvr.py``): is a sentence true of
+an image pair?"""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from albef_mm.registry import MODELS
+from ..heads.cls_head import convert_original_head_keys
+from ..necks.nlvr_fusion_encoder import replicate_unpaired_layers
+from .base import ALBEFBase
+from .cls_task import DistilledClassifierMixin
+
+
+def split_pair(images: torch.Tensor) -> torch.Tensor:
+    """``[B, 2, C, H, W]`` image pairs → ``[2B, C, H, W]`` (all first
+    images, then all second images: the original's ``cat([image0,
+    image1])``)."""
+    if images.dim() != 5 or images.size(1) != 2:
+        raise ValueError('NLVR2 models take image pairs [B, 2, C, H, W], '
+                         f'got shape {tuple(images.shape)}')
+    return torch.cat([images[:, 0], images[:, 1]])
+
+
+class PairFusionMixin:
+    """Encode image pairs and fuse a text with both (the 18-layer encoder
+    of ALBEF's NLVR2 and text-assignment models)."""
+
+    def adapt_state_dict(self, state: Dict) -> Dict:
+        """Replicate the fusion layers of a single-image checkpoint
+        (pre-training / retrieval: ``num_pairs`` layers) into the layer
+        pairs of ``neck`` and ``neck_m``, in place: layer ``l`` → layers
+        ``2l`` and ``2l + 1``. Paired checkpoints are returned unchanged."""
+        for prefix in ('neck.', 'neck_m.'):
+            replicate_unpaired_layers(state, prefix, self.neck.num_pairs)
+        return state
+
+    def fuse_pair(self, image_states: Sequence[torch.Tensor],
+                  text_ids: torch.Tensor, text_mask: torch.Tensor,
+                  momentum: bool = False) -> torch.Tensor:
+        """Fused states ``[B, L, D]`` of the text with the pair
+        ``image_states = (image0 tokens, image1 tokens)``; even fusion
+        layers attend to image 0, odd ones to image 1."""
+        sfx = '_m' if momentum else ''
+        text = getattr(self, 'text_backbone' + sfx)(text_ids, text_mask)
+        return getattr(self, 'neck' + sfx)(text, text_mask,
+                                           list(image_states))
+
+    def encode_pair(self, images: torch.Tensor, momentum: bool = False
+                    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Image tokens of both images of each pair ``[B, 2, C, H, W]``
+        (one ViT pass over the ``2B`` images)."""
+        vit = getattr(self, 'vision_backbone' + ('_m' if momentum else ''))
+        embeds = vit(split_pair(images))
+        return tuple(torch.chunk(embeds, 2))
+
+
+@MODELS.register_module()
+class ALBEFNLVR(DistilledClassifierMixin, PairFusionMixin, ALBEFBase):
+    """NLVR2 classifier.
+
+    The two images of a pair go through the ViT; the sentence through the
+    6 text layers and the :class:`NLVRFusionEncoder` (12 fusion layers in
+    6 pairs: even layers attend to image 0, odd ones to image 1, each pair
+    sharing its cross-attention key/value); a 2-way head (768 → 768 → ReLU
+    → 2) on the fused [CLS] token; momentum distillation
+    ``(1 − α)·CE + α·CE(softmax(z_m), z)`` with α ramped during the first
+    epoch (``AlphaWarmupHook``).
+
+    Difference from the original, on purpose: ``NLVR.py`` copies the
+    online weights into the momentum branch *before* loading the
+    text-assignment checkpoint, which holds no momentum weights, so its
+    teacher starts from random ViT / fusion weights. Here the momentum
+    branch is copied from the online weights *after* loading (checkpoint
+    loading does it whenever a file brings online but no momentum
+    weights), so the teacher starts equal to the loaded student.
+
+    Checkpoints: text-assignment pre-training files (original
+    ``pretrain_model_nlvr.pth`` or albef_mm) load with the classifier left
+    at its init; pre-training checkpoints (6 fusion layers) load with
+    layer ``l`` replicated into the pair ``(2l, 2l+1)``
+    (:meth:`adapt_state_dict`; original files through
+    :meth:`convert_original_state_dict`, albef_mm files when the loader
+    calls ``adapt_state_dict`` or through ``load_state_dict``, whose neck
+    replicates too); NLVR2 checkpoints load strictly.
+
+    Args:
+        vision_backbone, text_backbone (dict): Encoder configs.
+        neck (dict): ``NLVRFusionEncoder`` config (12 layers).
+        cls_head (dict): ``ALBEFClsHead`` config (``num_classes=2``).
+        distill (bool): Momentum distillation (ALBEF: True).
+        momentum (float): EMA coefficient (0.995).
+        alpha (float): Distillation weight after the warm-up (0.4).
+        pretrained_text (str, optional): HF BERT weights.
+        data_preprocessor (dict, optional): Preprocessor config.
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    task_name = 'NLVR2'
+    ignorable_missing = (r'^cls_head(_m)?\.', )
+    ignorable_unexpected = (r'^itc_head\.', r'^itm_head\.',
+                            r'^mlm_head(_m)?\.', r'^ta_head\.')
+
+    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
+                 cls_head: dict, distill: bool = True,
+                 momentum: float = 0.995, alpha: float = 0.4,
+                 pretrained_text: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(vision_backbone, text_backbone, neck, momentum,
+                         alpha, pretrained_text, data_preprocessor, init_cfg)
+        if not hasattr(self.neck, 'num_pairs'):
+            raise TypeError('ALBEFNLVR needs a paired fusion neck '
+                            "(type='NLVRFusionEncoder'), got "
+                            f'{type(self.neck).__name__}')
+        self.cls_head = MODELS.build(cls_head)
+        self.distill = distill
+        self.momentum_modules = (('vision_backbone', 'text_backbone', 'neck',
+                                  'cls_head') if distill else ())
+        self.required_train_hooks = (('MomentumUpdateHook',
+                                      'AlphaWarmupHook') if distill else ())
+        if not distill:
+            self.ignorable_unexpected = self.ignorable_unexpected + (
+                r'^[a-z_]+_m\.', )
+        self.build_momentum_branch()
+
+    # ------------------------------------------------------------- task
+    def classify(self, images: torch.Tensor, text_ids: torch.Tensor,
+                 text_mask: torch.Tensor, momentum: bool = False
+                 ) -> torch.Tensor:
+        """Logits ``[B, 2]`` ("False", "True") of each (image pair,
+        sentence); ``images`` is ``[B, 2, C, H, W]``."""
+        fused = self.fuse_pair(self.encode_pair(images, momentum), text_ids,
+                               text_mask, momentum)
+        return getattr(self, 'cls_head' + ('_m' if momentum else ''))(
+            fused[:, 0])
+
+    # ------------------------------------------------------- checkpoints
+    def convert_original_state_dict(self, state: Dict
+                                    ) -> Tuple[OrderedDict, List[str]]:
+        """Original NLVR2 (``cls_head.{0,2}``, 18-layer ``text_encoder``),
+        text-assignment (``ta_head``, ``vision_proj`` ...) or pre-training
+        keys → albef_mm names. The encoder layers ``>= 6`` become neck
+        layers (a 6-layer pre-training encoder is replicated into pairs
+        when the neck loads it)."""
+        from albef_mm.checkpoint import convert_albef_state_dict
+        state = OrderedDict(state)
+        heads = convert_original_head_keys(state, 'cls_head')
+        heads.update(convert_original_head_keys(state, 'ta_head',
+                                                single_linear=True))
+        out, dropped = convert_albef_state_dict(state)
+        out.update(heads)
+        return self.adapt_state_dict(out), dropped

@@ -1,0 +1,33 @@
+# Fine-tune ALBEF on NLVR2 (NLVR.yaml): 8 GPUs x 16, 10 epochs, AdamW
+# lr 2e-5 (staircase warm-up from 1e-5 over the first 100 iterations, then
+# per-epoch cosine to 1e-6), alpha ramped to 0.4 over epoch 0, 384 px.
+#   tools/dist_train.sh configs/albef/nlvr2.py 8
+# load_from: the text-assignment checkpoint (configs/albef/
+# nlvr2_ta_pretrain.py, or the released pretrain_model_nlvr.pth). The
+# momentum branch is copied from the loaded weights (the original copied
+# it before loading, leaving its teacher random).
+# The checkpoint with the best dev accuracy is kept; evaluate test-P with
+# it:  python tools/test.py configs/albef/nlvr2.py \
+#          work_dirs/nlvr2/best_accuracy_acc_epoch_N.pth
+_base_ = [
+    '../_base_/models/albef_nlvr2.py',
+    '../_base_/datasets/nlvr2.py',
+    '../_base_/default_runtime.py',
+]
+load_from = 'checkpoints/pretrain_model_nlvr.pth'
+
+max_epochs = 10
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-5, weight_decay=0.02),
+    constructor='ALBEFOptimWrapperConstructor')
+param_scheduler = [
+    dict(type='ALBEFStepWarmupCosineLR', warmup_lr=1e-5, min_lr=1e-6,
+         warmup_epochs=1, max_epochs=max_epochs, by_epoch=True,
+         convert_to_iter_based=True, begin=0, end=max_epochs)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
+                 val_interval=1)
+default_hooks = dict(
+    checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='accuracy/acc',
+                    rule='greater'))
