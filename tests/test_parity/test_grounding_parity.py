@@ -1,0 +1,35 @@
+"""Grad-CAM grounding maps against the original code (the ``grounding``
+part of the retrieval fixture), through the parity tool."""
+import torch
+from conftest import oracle_fixture
+
+from parity import run_fixture
+
+
+def test_grounding_part_matches_the_original():
+    fx = torch.load(oracle_fixture('retrieval.pth'))
+    results = dict(run_fixture(fx, parts=['grounding']))
+    checks = results['grounding']
+    bad = [c.name for c in checks if not c.ok]
+    assert not bad, bad
+    names = {c.name for c in checks}
+    # both fusion layers (ITM) and both ViT blocks (ITC) of the fixture
+    for block in ('itm/2', 'itm/3'):
+        for key in ('attention_map', 'attention_grad',
+                    'gradcam_per_head_token', 'gradcam_per_token',
+                    'gradcam'):
+            assert f'{block}/{key}' in names
+    assert {'itc/0/gradcam', 'itc/1/gradcam', 'itc/0/sim'} <= names
+    assert len(checks) == 20
+
+
+def test_grounding_part_detects_a_wrong_layer():
+    # the check compares real numbers: a map of the wrong layer fails
+    from parity.common import compare
+    from parity.grounding import _gradcam, build_grounding_model
+    fx = torch.load(oracle_fixture('retrieval.pth'))
+    inp = fx['inputs']
+    out = _gradcam(build_grounding_model(fx, 'itm', 1), inp['image'],
+                   inp['text_ids'], inp['text_atts'])
+    expected = fx['outputs']['grounding']['itm'][2]['gradcam']
+    assert not compare('gradcam', out['gradcam'], expected).ok
