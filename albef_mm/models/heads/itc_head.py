@@ -10,6 +10,7 @@ from torch import nn
 
 from albef_mm.registry import MODELS
 from ..momentum import make_momentum_copy
+from .fp32 import fp32_island
 
 
 @MODELS.register_module()
@@ -21,6 +22,11 @@ class ITCHead(BaseModule):
     ``alpha * softmax(momentum sims) + (1 - alpha) * hard`` where ``hard``
     is the identity (pre-training) or, with ``use_idx_queue``, the
     row-normalised "same image index" matrix over batch + queue (retrieval).
+
+    Mixed precision: the projections run in the autocast dtype; the
+    normalisation, the similarities, the targets, the loss and the queues
+    are float32 (autocast disabled), and the features it returns are
+    float32.
 
     Buffers: ``image_queue``/``text_queue`` ``[embed_dim, queue_size]``
     (L2-normalised Gaussian noise at start), ``queue_ptr`` ``[1]`` and, with
@@ -79,12 +85,19 @@ class ITCHead(BaseModule):
             self.temp.clamp_(*self.temp_range)
 
     def image_feat(self, cls: torch.Tensor, momentum: bool = False):
+        """L2-normalised float32 projection of the image CLS token."""
         proj = self.vision_proj_m if momentum else self.vision_proj
-        return F.normalize(proj(cls), dim=-1)
+        return self._normalize(proj(cls))
 
     def text_feat(self, cls: torch.Tensor, momentum: bool = False):
+        """L2-normalised float32 projection of the text CLS token."""
         proj = self.text_proj_m if momentum else self.text_proj
-        return F.normalize(proj(cls), dim=-1)
+        return self._normalize(proj(cls))
+
+    @staticmethod
+    def _normalize(x: torch.Tensor) -> torch.Tensor:
+        with fp32_island(x):
+            return F.normalize(x.float(), dim=-1)
 
     def hard_targets(self, sim: torch.Tensor,
                      idx: Optional[torch.Tensor]) -> torch.Tensor:
@@ -106,33 +119,42 @@ class ITCHead(BaseModule):
              alpha: float, idx: Optional[torch.Tensor] = None) -> dict:
         """ITC loss and the similarities the ITM head samples from.
 
+        Everything here is float32, also under autocast.
+
         Returns:
             dict: ``loss_itc``, ``sim_i2t``, ``sim_t2i`` (``[B, B + Q]``,
             divided by the temperature) and, for inspection,
             ``targets_hard``, ``targets_i2t``, ``targets_t2i``.
         """
-        with torch.no_grad():
-            image_feat_all = torch.cat(
-                [image_feat_m.t(), self.image_queue.clone().detach()], dim=1)
-            text_feat_all = torch.cat(
-                [text_feat_m.t(), self.text_queue.clone().detach()], dim=1)
-        sim_i2t = image_feat @ text_feat_all / self.temp
-        sim_t2i = text_feat @ image_feat_all / self.temp
-        with torch.no_grad():
-            hard = self.hard_targets(sim_i2t, idx)
-            if self.distill:
-                sim_i2t_m = image_feat_m @ text_feat_all / self.temp
-                sim_t2i_m = text_feat_m @ image_feat_all / self.temp
-                targets_i2t = alpha * F.softmax(sim_i2t_m, dim=1) + \
-                    (1 - alpha) * hard
-                targets_t2i = alpha * F.softmax(sim_t2i_m, dim=1) + \
-                    (1 - alpha) * hard
-            else:
-                targets_i2t = targets_t2i = hard
-        loss_i2t = -torch.sum(
-            F.log_softmax(sim_i2t, dim=1) * targets_i2t, dim=1).mean()
-        loss_t2i = -torch.sum(
-            F.log_softmax(sim_t2i, dim=1) * targets_t2i, dim=1).mean()
+        with fp32_island(image_feat):
+            image_feat, text_feat = image_feat.float(), text_feat.float()
+            image_feat_m = image_feat_m.float()
+            text_feat_m = text_feat_m.float()
+            temp = self.temp.float()
+            with torch.no_grad():
+                image_feat_all = torch.cat(
+                    [image_feat_m.t(),
+                     self.image_queue.clone().detach().float()], dim=1)
+                text_feat_all = torch.cat(
+                    [text_feat_m.t(),
+                     self.text_queue.clone().detach().float()], dim=1)
+            sim_i2t = image_feat @ text_feat_all / temp
+            sim_t2i = text_feat @ image_feat_all / temp
+            with torch.no_grad():
+                hard = self.hard_targets(sim_i2t, idx)
+                if self.distill:
+                    sim_i2t_m = image_feat_m @ text_feat_all / temp
+                    sim_t2i_m = text_feat_m @ image_feat_all / temp
+                    targets_i2t = alpha * F.softmax(sim_i2t_m, dim=1) + \
+                        (1 - alpha) * hard
+                    targets_t2i = alpha * F.softmax(sim_t2i_m, dim=1) + \
+                        (1 - alpha) * hard
+                else:
+                    targets_i2t = targets_t2i = hard
+            loss_i2t = -torch.sum(
+                F.log_softmax(sim_i2t, dim=1) * targets_i2t, dim=1).mean()
+            loss_t2i = -torch.sum(
+                F.log_softmax(sim_t2i, dim=1) * targets_t2i, dim=1).mean()
         return dict(loss_itc=(loss_i2t + loss_t2i) / 2, sim_i2t=sim_i2t,
                     sim_t2i=sim_t2i, targets_hard=hard,
                     targets_i2t=targets_i2t, targets_t2i=targets_t2i)
@@ -150,7 +172,8 @@ class ITCHead(BaseModule):
     def enqueue(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
                 idx: Optional[torch.Tensor] = None) -> None:
         """Write the momentum features of all ranks (rank order) at the
-        queue pointer and advance it."""
+        queue pointer and advance it (in the queues' dtype, float32: the
+        writes never go through autocast)."""
         if get_world_size() > 1:
             image_feat = torch.cat(all_gather(image_feat.contiguous()))
             text_feat = torch.cat(all_gather(text_feat.contiguous()))

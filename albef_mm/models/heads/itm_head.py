@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from albef_mm.registry import MODELS
+from .fp32 import fp32_island
 
 
 @MODELS.register_module()
@@ -19,7 +20,9 @@ class ITMHead(BaseModule):
     every sample of the same image index in retrieval). A row left with no
     valid negative (batch of one, or all samples from one image) falls back
     to a uniform draw over the other samples instead of crashing (the
-    original's ``multinomial`` error, ALBEF #18).
+    original's ``multinomial`` error, ALBEF #18). The sampling weights are
+    float32 softmaxes also under autocast, and the draw never waits for
+    the device (no host-device sync).
 
     Args:
         hidden_size (int): Width of the fused CLS token (768).
@@ -41,7 +44,7 @@ class ITMHead(BaseModule):
         """Sampling weights ``[B, B]`` from in-batch similarities ``sim``
         (the first B columns are used), positives zeroed, not renormalised."""
         bs = sim.size(0)
-        with torch.no_grad():
+        with torch.no_grad(), fp32_island(sim):
             if idx is None:
                 weights = F.softmax(sim[:, :bs].float(), dim=1)
                 weights.fill_diagonal_(0)
@@ -56,14 +59,22 @@ class ITMHead(BaseModule):
     def draw(weights: torch.Tensor,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """One index per row ∝ ``weights``; empty rows fall back to a
-        uniform draw over the other columns (over all if B = 1)."""
+        uniform draw over the other columns (over all if B = 1).
+
+        The draw is ``argmax(weights / q)`` with ``q ~ Exp(1)``: the very
+        computation (and random-number use) of ``torch.multinomial(w, 1)``,
+        so the indices are identical, but without the validity checks that
+        make ``multinomial`` copy to the host on a GPU. Valid weights are
+        guaranteed here (softmax, and no empty row after the fallback).
+        """
         bs = weights.size(0)
         fallback = torch.ones_like(weights)
         if bs > 1:
             fallback.fill_diagonal_(0)
         empty = weights.sum(dim=1, keepdim=True) <= 0
         weights = torch.where(empty, fallback, weights)
-        return torch.multinomial(weights, 1, generator=generator).squeeze(1)
+        q = torch.empty_like(weights).exponential_(1, generator=generator)
+        return (weights / q).argmax(dim=1)
 
     def sample_negatives(self, sim_i2t: torch.Tensor, sim_t2i: torch.Tensor,
                          idx: Optional[torch.Tensor] = None,

@@ -8,6 +8,7 @@ from torch import nn
 
 from albef_mm.registry import MODELS
 from ..layers import init_bert_weights
+from .fp32 import fp32_island
 
 
 class MLMPredictions(nn.Module):
@@ -41,6 +42,11 @@ class MLMHead(BaseModule):
 
     Loss: ``(1 - alpha) * CE(labels, z) + alpha * soft CE(softmax(z_m), z)``,
     both averaged over masked positions.
+
+    Mixed precision: the vocabulary projection runs in the autocast dtype
+    but :meth:`forward` returns float32 logits, so the loss and the
+    distillation softmax over the vocabulary are float32. Masking uses
+    ``masked_fill`` / ``where`` (no boolean indexing, no host-device sync).
 
     Args:
         hidden_size (int): Width (768).
@@ -81,7 +87,8 @@ class MLMHead(BaseModule):
         self.predictions.decoder.weight = word_embeddings.weight
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.predictions(hidden)
+        """Vocabulary logits ``[..., vocab_size]``, float32."""
+        return self.predictions(hidden).float()
 
     def mask_tokens(self, input_ids: torch.Tensor,
                     generator: Optional[torch.Generator] = None
@@ -96,17 +103,17 @@ class MLMHead(BaseModule):
             generator=generator).bool()
         masked &= input_ids != self.pad_token_id
         masked &= input_ids != self.cls_token_id
-        labels[~masked] = -100
+        labels.masked_fill_(~masked, -100)
         replaced = torch.bernoulli(
             torch.full(shape, 0.8, device=device),
             generator=generator).bool() & masked
-        input_ids[replaced] = self.mask_token_id
+        input_ids.masked_fill_(replaced, self.mask_token_id)
         randomised = torch.bernoulli(
             torch.full(shape, 0.5, device=device),
             generator=generator).bool() & masked & ~replaced
         random_words = torch.randint(self.vocab_size, shape, device=device,
                                      generator=generator)
-        input_ids[randomised] = random_words[randomised]
+        input_ids = torch.where(randomised, random_words, input_ids)
         return input_ids, labels
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor,
@@ -118,15 +125,17 @@ class MLMHead(BaseModule):
         NaN. Averages use sums and counts (no boolean indexing, so no
         host-device sync).
         """
-        logits = logits.float()
-        keep = (labels != -100).to(logits.dtype)
-        count = keep.sum().clamp(min=1)
-        hard = F.cross_entropy(logits.view(-1, logits.size(-1)),
-                               labels.view(-1), ignore_index=-100,
-                               reduction='none').view_as(keep)
-        loss = (hard * keep).sum() / count
-        if soft_labels is not None:
-            soft = -torch.sum(F.log_softmax(logits, dim=-1) * soft_labels,
-                              dim=-1)
-            loss = (1 - alpha) * loss + alpha * (soft * keep).sum() / count
+        with fp32_island(logits):
+            logits = logits.float()
+            keep = (labels != -100).to(logits.dtype)
+            count = keep.sum().clamp(min=1)
+            hard = F.cross_entropy(logits.view(-1, logits.size(-1)),
+                                   labels.view(-1), ignore_index=-100,
+                                   reduction='none').view_as(keep)
+            loss = (hard * keep).sum() / count
+            if soft_labels is not None:
+                soft = -torch.sum(F.log_softmax(logits, dim=-1) *
+                                  soft_labels.float(), dim=-1)
+                loss = (1 - alpha) * loss + \
+                    alpha * (soft * keep).sum() / count
         return loss
