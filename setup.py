@@ -7,8 +7,9 @@ from setuptools import find_packages, setup
 def read_requirements(name):
     path = osp.join(osp.dirname(osp.abspath(__file__)), 'requirements', name)
     with open(path) as f:
-        return [line.strip() for line in f
-                if line.strip() and not line.startswith('#')]
+        # a comment may follow a requirement on its line
+        lines = [line.split('#', 1)[0].strip() for line in f]
+        return [line for line in lines if line]
 
 
 def read_version():
@@ -30,6 +31,7 @@ setup(
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     include_package_data=True,
     install_requires=read_requirements('runtime.txt'),
-    extras_require=dict(tests=read_requirements('tests.txt')),
+    extras_require=dict(tests=read_requirements('tests.txt'),
+                        demo=read_requirements('demo.txt')),
     license='BSD-3-Clause',
 )
