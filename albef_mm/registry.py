@@ -64,7 +64,10 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS,
                    locations=['albef_mm.evaluation'])
 EVALUATORS = Registry('evaluator', parent=MMENGINE_EVALUATOR,
                       locations=['albef_mm.evaluation'])
-# Visualisation.
+# Visualisation. No project visualizer class: these children let MMEngine's
+# Visualizer / LocalVisBackend (default_runtime.py) build in scope albef_mm
+# (without them every run warns that the scope has no such registry).
+# albef_mm.visualization holds plain drawing helpers (heat-map overlays).
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS,
                        locations=['albef_mm.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS,

@@ -27,7 +27,7 @@ KNOWN_TOP_LEVEL = (
     'env_cfg', 'default_scope', 'runner_type', 'log_processor', 'log_level',
     'load_from', 'resume', 'randomness', 'visualizer', 'work_dir',
     'launcher', 'auto_scale_lr', 'model_wrapper_cfg', 'load_strict',
-    'test_after_train', 'trust_checkpoint', 'nonfinite_loss')
+    'test_after_train', 'trust_checkpoint', 'nonfinite_loss', 'strategy')
 
 
 def parse_args(argv=None):

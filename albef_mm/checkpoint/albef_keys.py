@@ -38,8 +38,13 @@ class UnknownKeysError(KeyError):
 
 
 def is_original_albef(state: Dict) -> bool:
-    """Whether ``state`` uses the original ALBEF key names."""
-    return any(k.split('.', 1)[0] in ORIGINAL_TOP_LEVEL for k in state) and \
+    """Whether ``state`` uses the original ALBEF key names: it has the
+    original image or text encoder (every ALBEF model has both; a lone
+    ``temp`` or ``itm_head`` does not make a file ALBEF's) and none of this
+    project's encoder names."""
+    return any(k.startswith(('visual_encoder.', 'visual_encoder_m.',
+                             'text_encoder.', 'text_encoder_m.'))
+               for k in state) and \
         not any(k.startswith(('vision_backbone.', 'text_backbone.'))
                 for k in state)
 

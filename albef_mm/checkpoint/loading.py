@@ -68,13 +68,18 @@ def _momentum_key(key: str) -> bool:
 def prepare_state_dict(model: nn.Module, state: Dict, source: str,
                        report: LoadReport) -> Dict:
     """Convert original keys (through the model's
-    ``convert_original_state_dict`` seam) and interpolate position
-    embeddings."""
+    ``convert_original_state_dict`` seam), let the model adapt a state dict
+    of another layout in project names (its ``adapt_state_dict`` seam, e.g.
+    NLVR2 pairing the fusion layers of a pre-training checkpoint) and
+    interpolate position embeddings."""
     if is_original_albef(state):
         converter = getattr(model, 'convert_original_state_dict',
                             convert_albef_state_dict)
         state, report.dropped = converter(state)
         report.converted = True
+    adapt = getattr(model, 'adapt_state_dict', None)
+    if adapt is not None:
+        state = adapt(dict(state))
     own = model.state_dict()
     state = dict(state)
     for key, value in list(state.items()):

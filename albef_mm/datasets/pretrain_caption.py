@@ -55,8 +55,9 @@ class PretrainCaptionDataset(BaseDataset):
         pipeline (Sequence): Transforms. Defaults to ().
         max_words (int | None): Words kept by :func:`pre_caption`; None
             leaves the caption raw. Defaults to 30.
-        skip_bad_samples (bool): Skip unreadable images instead of raising.
-            Defaults to False.
+        skip_bad_samples (bool): Skip unreadable images (at read time) and
+            drop captions that are empty once cleaned (at load time), logged
+            and counted, instead of raising. Defaults to False.
         path_map (dict, optional): ``{old_prefix: new_prefix}`` applied to
             every ``image`` before it is resolved (first matching prefix
             wins), e.g. ``{'/export/share/datasets/vision/coco/images/':
@@ -114,18 +115,53 @@ class PretrainCaptionDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Read and validate every annotation file."""
         img_prefix = self.data_prefix.get('img_path', '')
-        data_list = []
+        data_list, dropped = [], []
         for path in self.ann_files:
             for i, rec in enumerate(load_json_list(path)):
                 caption = self._check_record(rec, path, i)
+                caption = self._drop_empty_captions(caption, path, i,
+                                                    dropped)
+                if caption is None:
+                    continue
                 image = self._map_path(rec['image'])
                 data_list.append(
                     dict(img_path=self._resolve(image, img_prefix),
                          text=caption))
+        if dropped:
+            print_log(f'PretrainCaptionDataset: dropped {len(dropped)} '
+                      'caption(s) that are empty once cleaned (first: '
+                      f'{dropped[0]}); skip_bad_samples=True',
+                      logger='current', level=logging.WARNING)
         if not data_list:
             raise ValueError(
                 f'PretrainCaptionDataset: no records in {self.ann_files}')
         return data_list
+
+    def _drop_empty_captions(self, caption, path: str, i: int,
+                             dropped: list):
+        """Captions that clean to nothing (only punctuation, or blank)
+        would train on a lone [CLS]: an error naming the record, or with
+        ``skip_bad_samples`` dropped and counted. Returns the kept
+        caption(s), None when nothing is left."""
+        captions = caption if isinstance(caption, list) else [caption]
+        keep = [c for c in captions if self._cleaned(c)]
+        if len(keep) == len(captions):
+            return caption
+        where = f'{path}, record {i}'
+        if not self.skip_bad_samples:
+            bad = next(c for c in captions if not self._cleaned(c))
+            raise ValueError(
+                f'{where}: caption {bad!r} is empty once cleaned (ALBEF '
+                'lower-cases it and removes punctuation); fix or remove it, '
+                'or set skip_bad_samples=True to drop such captions')
+        dropped.extend(f'{where}' for _ in range(len(captions) - len(keep)))
+        if not keep:
+            return None
+        return keep if isinstance(caption, list) else keep[0]
+
+    def _cleaned(self, caption: str) -> str:
+        return caption.strip() if self.max_words is None else \
+            pre_caption(caption, self.max_words)
 
     @staticmethod
     def _check_record(rec, path: str, i: int) -> Union[str, List[str]]:

@@ -19,7 +19,8 @@ from .utils import (build_pipeline, check_image_caption_record,
 
 @DATASETS.register_module()
 class RetrievalDataset(BaseDataset):
-    """Image-text retrieval annotations in ALBEF's json format (spec §4.1).
+    """Image-text retrieval annotations in ALBEF's json format (the
+    Karpathy splits of COCO / Flickr30K as released with ALBEF).
 
     **Train mode** (``test_mode=False``; ``re_train_dataset`` in ALBEF): each
     file is a json list with one record per caption,

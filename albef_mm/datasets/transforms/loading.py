@@ -1,4 +1,5 @@
 """Image loading: PIL, converted to RGB, as a uint8 HWC array."""
+import contextlib
 import os.path as osp
 from typing import Optional
 
@@ -8,9 +9,19 @@ from PIL import Image, ImageFile
 
 from albef_mm.registry import TRANSFORMS
 
-# As in ALBEF: accept truncated files and huge images.
-ImageFile.LOAD_TRUNCATED_IMAGES = True
-Image.MAX_IMAGE_PIXELS = None
+
+
+@contextlib.contextmanager
+def _albef_pil_settings():
+    """As ALBEF (which sets them for the whole process): accept truncated
+    files and images of any size — here only while one image is read, so
+    importing albef_mm changes no PIL setting."""
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = True, None
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = saved
 
 
 class ImageLoadError(OSError):
@@ -39,7 +50,7 @@ def load_rgb_image(path: str, sample_idx: Optional[int] = None) -> np.ndarray:
             '`data_root` / `data_prefix` and the `image` paths in the '
             'annotation file, or set `skip_bad_samples=True` to skip it.')
     try:
-        with Image.open(path) as pil:
+        with _albef_pil_settings(), Image.open(path) as pil:
             return np.asarray(pil.convert('RGB')).copy()
     except Exception as err:  # PIL raises many error types
         raise ImageLoadError(

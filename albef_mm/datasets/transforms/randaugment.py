@@ -2,8 +2,9 @@
 
 The op functions follow the arithmetic of ALBEF's ``dataset/randaugment.py``
 so that, given the same NumPy random draws, the output is pixel-identical
-(OpenCV 4.x; OpenCV 5 changes ``warpAffine`` rounding, see
-``environment.md`` §8). Colour-changing ops (Color, Contrast, Solarize,
+(OpenCV 4.x: 4.5.5 to 4.14 give identical pixels; OpenCV 5.0's
+``warpAffine`` changes Rotate and Shear outputs by up to 6 grey levels,
+hence the 4.14 pin). Colour-changing ops (Color, Contrast, Solarize,
 Posterize) are not provided: ALBEF removes them because captions mention
 colours.
 """

@@ -1,4 +1,6 @@
 from .albef_runner import ALBEFRunner
+from .grounding_loop import GroundingTestLoop, GroundingValLoop
 from .retrieval_loop import RetrievalTestLoop, RetrievalValLoop
 
-__all__ = ['ALBEFRunner', 'RetrievalTestLoop', 'RetrievalValLoop']
+__all__ = ['ALBEFRunner', 'GroundingTestLoop', 'GroundingValLoop',
+           'RetrievalTestLoop', 'RetrievalValLoop']

@@ -6,6 +6,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from albef_mm.checkpoint import (checkpoint_safe_globals, extract_state_dict,
                                  load_any, load_checkpoint_to_model)
 from albef_mm.registry import RUNNERS
+from ..config_check import check_config_types
 from ..utils import unwrap_model
 
 
@@ -74,6 +75,7 @@ class ALBEFRunner(Runner):
                 "nonfinite_loss='skip' needs optim_wrapper.type="
                 f"'SkipNonFiniteOptimWrapper' (got {wrapper!r}): only it "
                 'skips the update of a non-finite loss.')
+        check_config_types(cfg)
         runner = super().from_cfg(cfg)
         runner.unwrapped_model.nonfinite_loss = nonfinite
         # from_cfg builds through cls(...) without our keys; set them after

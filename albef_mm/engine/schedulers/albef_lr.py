@@ -13,7 +13,7 @@ class ALBEFStepWarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
     r"""Staircase warm-up in epoch 0, then a per-epoch cosine decay.
 
     This reproduces how the original ALBEF scripts drive timm's
-    ``CosineLRScheduler`` with a *virtual time* ``t`` (spec §3.2).
+    ``CosineLRScheduler`` with a *virtual time* ``t`` (see *Driving*).
 
     **Virtual-time value.** With ``W = warmup_epochs``, ``T = max_epochs``
     and ``peak`` the group's initial lr (``initial_lr``, i.e. the optimizer

@@ -1,1 +1,5 @@
 from .retrieval import RetrievalRecall, retrieval_recalls  # noqa: F401
+from .classification import ClassificationAccuracy, classification_accuracy  # noqa: F401,E501
+from .grounding import GroundingAccuracy, compute_iou  # noqa: F401
+from .accuracy import Accuracy  # noqa: F401
+from .vqa import VQAAccuracy, VQAResultWriter  # noqa: F401

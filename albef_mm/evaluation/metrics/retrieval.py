@@ -114,7 +114,7 @@ def retrieval_recalls(scores_i2t: ArrayLike,
                       txt2img: Union[Sequence[int], Mapping]
                       ) -> Dict[str, float]:
     """Text and image retrieval recalls at 1, 5 and 10, as ALBEF's
-    ``itm_eval`` (spec §5.1, checklist item 15).
+    ``itm_eval`` in ``Retrieval.py``.
 
     - Text retrieval (TR, image → text): the rank of image ``i`` is the
       **best** (smallest) position of any of its ground-truth captions in

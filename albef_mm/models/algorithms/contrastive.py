@@ -14,7 +14,39 @@ from .base import ALBEFBase
 from .retrieval_rerank import rerank_itm, rerank_itm_plain
 
 
-class ALBEFContrastiveBase(ALBEFBase):
+class ITCFeatureMixin:
+    """Inference on the unimodal ITC features and the ITM head, for every
+    model with ``itc_head`` and ``itm_head`` (the contrastive models and
+    the zero-shot classifier)."""
+
+    def extract_feat(self, images: Optional[torch.Tensor] = None,
+                     text_ids: Optional[torch.Tensor] = None,
+                     text_mask: Optional[torch.Tensor] = None,
+                     mode: str = 'multimodal') -> Dict[str, torch.Tensor]:
+        """``ALBEFBase.extract_feat`` plus the normalised ITC features
+        ``image_feat`` / ``text_feat`` of the encoded modalities."""
+        out = super().extract_feat(images, text_ids, text_mask, mode)
+        if 'image_embeds' in out:
+            out['image_feat'] = self.itc_head.image_feat(
+                out['image_embeds'][:, 0])
+        if 'text_embeds' in out:
+            out['text_feat'] = self.itc_head.text_feat(
+                out['text_embeds'][:, 0])
+        return out
+
+    def itm_logits(self, image_embeds: torch.Tensor,
+                   text_embeds: torch.Tensor,
+                   text_mask: torch.Tensor) -> torch.Tensor:
+        """ITM logits ``[B, 2]`` of aligned pairs (image b, text b); column
+        1 is "matched". Image tokens ``[B, N, Dv]`` (or ``[1, N, Dv]``,
+        broadcast to every text)."""
+        if image_embeds.size(0) == 1 and text_embeds.size(0) > 1:
+            image_embeds = image_embeds.expand(text_embeds.size(0), -1, -1)
+        fused = self.neck(text_embeds, text_mask, image_embeds)
+        return self.itm_head(fused[:, 0])
+
+
+class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
     """ALBEF model with an ITC head (projections, temperature, queues) and
     an ITM head.
 
@@ -143,32 +175,6 @@ class ALBEFContrastiveBase(ALBEFBase):
                     image_kv=image_kv)
 
     # ---------------------------------------------------------- inference
-    def extract_feat(self, images: Optional[torch.Tensor] = None,
-                     text_ids: Optional[torch.Tensor] = None,
-                     text_mask: Optional[torch.Tensor] = None,
-                     mode: str = 'multimodal') -> Dict[str, torch.Tensor]:
-        """:meth:`ALBEFBase.extract_feat` plus the normalised ITC features
-        ``image_feat`` / ``text_feat`` of the encoded modalities."""
-        out = super().extract_feat(images, text_ids, text_mask, mode)
-        if 'image_embeds' in out:
-            out['image_feat'] = self.itc_head.image_feat(
-                out['image_embeds'][:, 0])
-        if 'text_embeds' in out:
-            out['text_feat'] = self.itc_head.text_feat(
-                out['text_embeds'][:, 0])
-        return out
-
-    def itm_logits(self, image_embeds: torch.Tensor,
-                   text_embeds: torch.Tensor,
-                   text_mask: torch.Tensor) -> torch.Tensor:
-        """ITM logits ``[B, 2]`` of aligned pairs (image b, text b); column
-        1 is "matched". Image tokens ``[B, N, Dv]`` (or ``[1, N, Dv]``,
-        broadcast to every text)."""
-        if image_embeds.size(0) == 1 and text_embeds.size(0) > 1:
-            image_embeds = image_embeds.expand(text_embeds.size(0), -1, -1)
-        fused = self.neck(text_embeds, text_mask, image_embeds)
-        return self.itm_head(fused[:, 0])
-
     @torch.no_grad()
     def score_shortlist(self, image_embeds: torch.Tensor,
                         image_ids: torch.Tensor, text_embeds: torch.Tensor,

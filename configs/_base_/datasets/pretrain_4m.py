@@ -4,22 +4,22 @@
 # data/pretrain/. Each file is a list of {"image": path, "caption": str or
 # list}. The released image paths are absolute paths of the authors'
 # machines: map their prefixes to your copies with the dataset's
-# ``path_map`` (e.g. --cfg-options "train_dataloader.dataset.path_map=
-# {'/export/share/datasets/vision/coco/images/':'/data/coco/'}"), rewrite
-# the files, or make the paths relative to data_prefix['img_path'].
+# ``path_map``, set in a small config of yours that inherits this one:
+#   train_dataloader = dict(dataset=dict(path_map={
+#       '/export/share/datasets/vision/coco/images/': '/data/coco/'}))
+# (--cfg-options passes a dict value as a string), rewrite the files, or
+# make the paths relative to data_prefix['img_path'].
 dataset_type = 'PretrainCaptionDataset'
 data_root = 'data/pretrain/'
 image_size = 256
 
-albef_augs = [
-    'Identity', 'AutoContrast', 'Equalize', 'Brightness', 'Sharpness',
-    'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate'
-]
 train_pipeline = [
     dict(type='LoadRGBImageFromFile'),
     dict(type='ALBEFRandomResizedCrop', size=image_size, scale=(0.2, 1.0)),
     dict(type='ALBEFRandomFlip', prob=0.5),
-    dict(type='RandomAugment', N=2, M=7, augs=albef_augs),
+    # augs: the transform's default, ALBEF's ten ops (no colour
+    # ops: captions name colours)
+    dict(type='RandomAugment', N=2, M=7),
     dict(type='PackALBEFInputs', algorithm_keys=('text', )),
 ]
 test_pipeline = [

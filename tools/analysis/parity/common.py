@@ -1,5 +1,5 @@
 """Shared pieces of the parity checks against the original-code fixtures
-(``shared/oracle``): model configs from a fixture, comparison, report."""
+(tiny models recorded with salesforce/ALBEF): model configs from a fixture, comparison, report."""
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 

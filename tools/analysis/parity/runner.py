@@ -35,5 +35,11 @@ def run_fixture(fixture: dict, parts: Optional[List[str]] = None,
     if task == 'retrieval':
         from . import retrieval
         return retrieval.run(fixture, parts, replay)
+    if task == 'vqa':
+        from . import vqa
+        return vqa.run(fixture, parts, replay)
+    if task in ('nlvr', 've'):
+        from . import nlvr, ve
+        return (nlvr if task == 'nlvr' else ve).run(fixture, parts, replay)
     raise UnsupportedFixture(f'task {task!r} is not supported yet '
-                             f'(supported: pretrain, retrieval)')
+                             f'(supported: pretrain, retrieval, vqa, nlvr, ve)')
