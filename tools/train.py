@@ -39,6 +39,10 @@ def parse_args(argv=None):
                         "the work dir if given without a value ('auto')")
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (bf16 where supported)')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help='also log scalars for TensorBoard (adds '
+                        'TensorboardVisBackend to visualizer.vis_backends; '
+                        'needs the tensorboard package)')
     parser.add_argument('--no-validate', action='store_true',
                         help='skip validation during training')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -106,6 +110,9 @@ def merge_args(cfg: Config, args) -> Config:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
         cfg.test_after_train = False
+    if getattr(args, 'tensorboard', False):
+        from albef_mm.engine.vis_backends import enable_tensorboard
+        enable_tensorboard(cfg)
     return cfg
 
 

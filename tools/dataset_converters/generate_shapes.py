@@ -7,15 +7,17 @@ Example:
 """
 import argparse
 import os.path as osp
+import re
 import sys
 import time
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 from albef_mm.datasets import generate_shapes  # noqa: E402
+from albef_mm.engine.progress import format_seconds  # noqa: E402
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Generate the Shapes benchmark in ALBEF json formats '
         '(pre-training, retrieval, grounding, VQA, NLVR2, SNLI-VE).')
@@ -36,15 +38,30 @@ def parse_args() -> argparse.Namespace:
                         help='records per image in retrieval_train.json')
     parser.add_argument('--vqa-questions', type=int, default=2,
                         help='questions per image in the VQA files')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def eta_suffix(msg: str, elapsed: float) -> str:
+    """``', ETA H:MM:SS'`` for the generator's ``images: DONE/TOTAL`` lines
+    (rendering the images is the slow part), else ``''``."""
+    match = re.fullmatch(r'images: (\d+)/(\d+)', msg)
+    if not match:
+        return ''
+    done, total = int(match.group(1)), int(match.group(2))
+    if done >= total:
+        return ' (100%)'
+    return (f' ({100 * done // total}%), ETA '
+            f'{format_seconds(elapsed / done * (total - done))}')
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     start = time.time()
 
     def progress(msg: str) -> None:
-        print(f'[{time.time() - start:6.1f}s] {msg}', flush=True)
+        elapsed = time.time() - start
+        print(f'[{elapsed:6.1f}s] {msg}{eta_suffix(msg, elapsed)}',
+              flush=True)
 
     counts = generate_shapes(
         args.out_dir, num_train=args.num_train, num_val=args.num_val,

@@ -21,7 +21,8 @@ Every key is accounted for: converted (summarised by module; ``--verbose``
 lists each ``old -> new``), deliberately dropped (listed), or an error
 naming the unknown keys. Exit codes: 0 converted, 1 not an original
 ALBEF file, 2 does not fit ``--config``'s model, 3 unreadable or untrusted
-SRC. SRC is read with ``weights_only=True``;
+SRC. DST is written atomically (a temporary file renamed when complete).
+SRC is read with ``weights_only=True``;
 ``--trust-checkpoint`` allows full unpickling for files that need it
 (such a file can run code while it is read).
 """
@@ -41,6 +42,8 @@ from albef_mm.checkpoint import (CheckpointMismatchError,  # noqa: E402
                                  convert_albef_state_dict, extract_state_dict,
                                  format_groups, is_original_albef, load_any,
                                  load_checkpoint_to_model)
+from albef_mm.engine.atomic_io import atomic_path  # noqa: E402
+from albef_mm.engine.progress import ETAProgress  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -80,6 +83,41 @@ class _Progress:
             print(f'      done in {time.time() - self.start:.1f}s',
                   flush=True)
             self.start = None
+
+
+class _CountingWriter:
+    """File object for ``torch.save`` that reports the MiB written (held
+    below the total until the file is complete)."""
+
+    def __init__(self, raw, progress: ETAProgress):
+        self.raw, self.progress, self.bytes = raw, progress, 0
+
+    def write(self, data) -> int:
+        n = self.raw.write(data)
+        self.bytes += len(data)
+        mib = min(self.bytes >> 20, self.progress.total - 1)
+        if mib > self.progress.done:
+            self.progress.update(mib - self.progress.done)
+        return n
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def save_with_progress(obj: dict, dst: str, interval: float = 5.0) -> None:
+    """``torch.save`` to ``dst`` atomically, printing the MiB written of
+    the tensors' total with elapsed time and ETA (at most every
+    ``interval`` seconds, and when complete)."""
+    total = sum(v.numel() * v.element_size()
+                for v in obj['state_dict'].values()
+                if torch.is_tensor(v)) >> 20
+    progress = ETAProgress(max(total, 1), '      written MiB',
+                           interval=interval,
+                           emit=lambda line: print(line, flush=True))
+    with atomic_path(dst) as tmp:
+        with open(tmp, 'wb') as raw:
+            torch.save(obj, _CountingWriter(raw, progress))
+    progress.update(progress.total - progress.done)
 
 
 def build_meta_model(config: str):
@@ -178,7 +216,8 @@ def main(argv=None) -> int:
     meta = dict(converted_from=osp.abspath(args.src))
     if args.config:
         meta['config'] = osp.abspath(args.config)
-    torch.save(dict(state_dict=converted, meta=meta), args.dst)
+    # atomic: a kill during the write leaves DST as it was (or absent)
+    save_with_progress(dict(state_dict=converted, meta=meta), args.dst)
     progress.done()
     momentum = sum(1 for k in converted if '_m.' in k)
     print(f'Converted {len(converted)} tensors ({momentum} momentum) from '

@@ -1,6 +1,10 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .eval_progress_hook import EvalProgressHook
 from .albef_hooks import AlphaWarmupHook, MomentumUpdateHook, QueueUpdateHook
 from .random_state_hook import RandomStateHook
 from .skip_report_hook import SkippedSampleReportHook
+from .vqa_coverage_hook import VQAAnswerCoverageHook
 
-__all__ = ['AlphaWarmupHook', 'MomentumUpdateHook', 'QueueUpdateHook',
-           'RandomStateHook', 'SkippedSampleReportHook']
+__all__ = ['AlphaWarmupHook', 'AtomicCheckpointHook', 'EvalProgressHook',
+           'MomentumUpdateHook', 'QueueUpdateHook', 'RandomStateHook',
+           'SkippedSampleReportHook', 'VQAAnswerCoverageHook']

@@ -1,12 +1,21 @@
 """MMEngine runner with ALBEF's build-time checks and checkpoint loading."""
+import os
+import os.path as osp
+
 from mmengine.dist import get_world_size
+from mmengine.hooks import CheckpointHook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from albef_mm.checkpoint import (checkpoint_safe_globals, extract_state_dict,
                                  load_any, load_checkpoint_to_model)
 from albef_mm.registry import RUNNERS
+from ..atomic_io import commit, temporary_name
 from ..config_check import check_config_types
+from ..hooks.atomic_checkpoint_hook import AtomicCheckpointHook
+from ..hooks.eval_progress_hook import EvalProgressHook
+from ..vis_backends import check_vis_backends
+from .resume_position import skip_consumed_batches
 from ..utils import unwrap_model
 
 
@@ -46,6 +55,19 @@ class ALBEFRunner(Runner):
       and skips their update (needs
       ``optim_wrapper.type='SkipNonFiniteOptimWrapper'``, checked here).
 
+    * writes checkpoints atomically (temporary file in the same folder,
+      fsync, rename) and builds every ``CheckpointHook`` of a config as
+      :class:`AtomicCheckpointHook` (``last_checkpoint`` written
+      atomically, outdated checkpoints deleted only after the new one
+      exists): a ``kill -9`` during a save leaves the previous checkpoint
+      loadable;
+    * logs evaluation progress with ETA (registers
+      :class:`EvalProgressHook` unless the config has one);
+    * resumes an epoch-based run in the middle of an epoch (a checkpoint
+      saved every N iterations) with the batch after the checkpoint
+      instead of the epoch's first one
+      (:func:`~albef_mm.engine.runner.resume_position.skip_consumed_batches`).
+
     Extra config keys: ``load_strict`` (bool), ``trust_checkpoint`` (bool,
     default False; ``--trust-checkpoint`` in tools/train.py and test.py),
     ``nonfinite_loss`` (str).
@@ -76,6 +98,7 @@ class ALBEFRunner(Runner):
                 f"'SkipNonFiniteOptimWrapper' (got {wrapper!r}): only it "
                 'skips the update of a non-finite loss.')
         check_config_types(cfg)
+        check_vis_backends(cfg)
         runner = super().from_cfg(cfg)
         runner.unwrapped_model.nonfinite_loss = nonfinite
         # from_cfg builds through cls(...) without our keys; set them after
@@ -100,6 +123,48 @@ class ALBEFRunner(Runner):
             getattr(loader, 'batch_size', None)
         validate([type(h).__name__ for h in self.hooks],
                  batch * get_world_size() if batch else None)
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        # progress with ETA in every batch-wise evaluation loop
+        if not any(isinstance(h, EvalProgressHook) for h in self._hooks):
+            self.register_hook(EvalProgressHook())
+
+    def register_hook(self, hook, priority=None) -> None:
+        if isinstance(hook, dict) and hook.get('type') in (
+                'CheckpointHook', CheckpointHook):
+            hook = dict(hook, type=AtomicCheckpointHook)
+        super().register_hook(hook, priority)
+
+    def save_checkpoint(self, out_dir, filename, file_client_args=None,
+                        save_optimizer=True, save_param_scheduler=True,
+                        meta=None, by_epoch=True, backend_args=None):
+        """``Runner.save_checkpoint`` (same arguments) that writes a local
+        file atomically: to a temporary file next to it, flushed to disk,
+        then renamed over ``out_dir/filename``. Remote back-ends (``s3://``
+        ...) are written as MMEngine does."""
+        path = osp.join(str(out_dir), filename)
+        if '://' in path or backend_args or file_client_args:
+            return super().save_checkpoint(
+                out_dir, filename, file_client_args, save_optimizer,
+                save_param_scheduler, meta, by_epoch, backend_args)
+        tmp = temporary_name(path)
+        try:
+            super().save_checkpoint(
+                osp.dirname(tmp), osp.basename(tmp), None, save_optimizer,
+                save_param_scheduler, meta, by_epoch, None)
+            if osp.exists(tmp):  # only the main process writes
+                commit(tmp, path)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    def resume(self, filename, resume_optimizer=True,
+               resume_param_scheduler=True, map_location='default') -> None:
+        super().resume(filename, resume_optimizer, resume_param_scheduler,
+                       map_location)
+        skip_consumed_batches(self)
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module.', '')]):

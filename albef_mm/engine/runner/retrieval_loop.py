@@ -11,6 +11,7 @@ from mmengine.runner.amp import autocast
 from torch.utils.data import DataLoader
 
 from albef_mm.registry import LOOPS
+from ..progress import ETAProgress
 from ..utils import unwrap_model
 
 
@@ -46,10 +47,14 @@ class RetrievalEvalMixin:
         text_max_length (int): Caption token limit (30, padded to it as the
             original; re-ranking trims the padding).
         fp16 (bool): Run encoding and re-ranking under autocast (GPU).
+        progress_interval (float): Least seconds between two progress lines
+            (with ETA) of each stage (30).
     """
 
     def _setup(self, k_test=256, itm_rerank=True, add_itc=False,
-               text_batch_size=256, pair_batch=512, text_max_length=30):
+               text_batch_size=256, pair_batch=512, text_max_length=30,
+               progress_interval=30.0):
+        self.progress_interval = progress_interval
         self.k_test = k_test
         self.itm_rerank = itm_rerank
         self.add_itc = add_itc
@@ -66,15 +71,16 @@ class RetrievalEvalMixin:
         """Local shard: global image indices, tokens, ITC features."""
         model = self.model
         ids, embeds, feats = [], [], []
-        for i, batch in enumerate(self.dataloader):
-            if i % 50 == 0:
-                print_log(f'retrieval eval: encoding images, batch {i + 1}/'
-                          f'{len(self.dataloader)}', logger='current')
+        progress = ETAProgress(len(self.dataloader),
+                               'retrieval eval: encoding images, batch',
+                               interval=self.progress_interval)
+        for batch in self.dataloader:
             data = model.data_preprocessor(batch, False)
             out = model.extract_feat(data['images'], mode='image')
             embeds.append(out['image_embeds'])
             feats.append(out['image_feat'])
             ids += [s.image_idx for s in data['data_samples']]
+            progress.update()
         return (torch.tensor(ids, device=feats[0].device),
                 torch.cat(embeds), torch.cat(feats))
 
@@ -86,6 +92,9 @@ class RetrievalEvalMixin:
         chunk = math.ceil(len(texts) / world)
         mine = texts[rank * chunk:(rank + 1) * chunk]
         embeds, masks, feats = [], [], []
+        progress = ETAProgress(len(mine),
+                               'retrieval eval: encoding texts, text',
+                               interval=self.progress_interval)
         for start in range(0, len(mine), self.text_batch_size):
             tok = model.data_preprocessor.tokenize(
                 mine[start:start + self.text_batch_size],
@@ -96,6 +105,7 @@ class RetrievalEvalMixin:
             embeds.append(out['text_embeds'])
             masks.append(tok['text_mask'])
             feats.append(out['text_feat'])
+            progress.update(tok['text_ids'].size(0))
         embeds, masks, feats = (torch.cat(x) for x in (embeds, masks, feats))
         if world == 1:
             return embeds, masks, feats
@@ -125,16 +135,23 @@ class RetrievalEvalMixin:
         feat_all[gathered_ids] = torch.cat(all_gather(image_feat.contiguous()))
         sims = feat_all @ text_feat.t()
         if self.itm_rerank:
+            bar = []
+
             def progress(done, total):
-                if done % 200 == 0:
-                    print_log(f'retrieval eval: ITM re-ranking, image '
-                              f'{done + 1}/{total} of this rank',
-                              logger='current')
+                # called before image `done` (0-based) of this rank
+                if not bar:
+                    bar.append(ETAProgress(
+                        total, 'retrieval eval: ITM re-ranking, image',
+                        interval=self.progress_interval))
+                if done:
+                    bar[0].update()
             with autocast(enabled=self.fp16):
                 i2t, t2i = model.score_shortlist(
                     image_embeds, ids, text_embeds, text_mask, sims,
                     self.k_test, self.pair_batch, self.add_itc,
                     progress=progress)
+            if bar:
+                bar[0].update()  # the last image
             if get_world_size() > 1:
                 all_reduce(i2t, op='max')
                 all_reduce(t2i, op='max')

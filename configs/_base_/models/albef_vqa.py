@@ -25,8 +25,10 @@ model = dict(
 
 # the answer loss uses the momentum branch (EMA before each step) and the
 # distillation weight ramps up during epoch 0 (VQA.yaml warm_up: True);
-# no feature queue in VQA
+# no feature queue in VQA. VQAAnswerCoverageHook warns at evaluation start
+# when the answer list lacks the ground-truth answers of questions.
 custom_hooks = [
     dict(type='MomentumUpdateHook'),
     dict(type='AlphaWarmupHook'),
+    dict(type='VQAAnswerCoverageHook'),
 ]

@@ -1,0 +1,176 @@
+"""Progress lines with ETA: the shared helper, the evaluation loops
+(batch-wise loops through EvalProgressHook, the retrieval loop's stages),
+the checkpoint converter and the Shapes generator tool -- and that the
+outputs stay what they were."""
+import hashlib
+import importlib.util
+import logging
+import os
+import os.path as osp
+
+import pytest
+import torch
+from conftest import oracle_fixture
+from mmengine.config import Config
+
+from albef_mm.checkpoint import convert_albef_state_dict
+from albef_mm.datasets import generate_shapes
+from albef_mm.engine.progress import ETAProgress, format_seconds
+from albef_mm.registry import RUNNERS
+from albef_mm.testing import CONFIG_ROOT
+from albef_mm.testing.tiny import REPO_ROOT
+
+
+def _tool(*parts):
+    path = osp.join(REPO_ROOT, 'tools', *parts)
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + parts[-1][:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eta_progress_lines():
+    now = [100.0]
+    lines = []
+    bar = ETAProgress(10, 'encoding, batch', interval=5, emit=lines.append,
+                      clock=lambda: now[0])
+    for _ in range(10):
+        now[0] += 2.0  # 2 s per step
+        bar.update()
+    # first step, then every >= 5 s (steps 4, 7, 10: 6 s apart), last step
+    assert lines == [
+        'encoding, batch 1/10 (10%), 0:00:02 elapsed, ETA 0:00:18',
+        'encoding, batch 4/10 (40%), 0:00:08 elapsed, ETA 0:00:12',
+        'encoding, batch 7/10 (70%), 0:00:14 elapsed, ETA 0:00:06',
+        'encoding, batch 10/10 (100%), 0:00:20 elapsed, done']
+    assert format_seconds(3725.4) == '1:02:05'
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture(scope='module')
+def shapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp('shapes')
+    generate_shapes(str(root), num_train=8, num_val=4, num_test=4)
+    return str(root) + '/'
+
+
+def _val(config, shapes, tmp_path, extra):
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, 'albef', config))
+    cfg.merge_from_dict({
+        'work_dir': str(tmp_path), 'load_from': None,
+        'model.data_preprocessor.tokenizer.name_or_path':
+        shapes + 'vocab.txt',
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'val_dataloader.dataset.data_root': shapes, **extra})
+    cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = None
+    cfg.param_scheduler = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    runner = RUNNERS.build(cfg)
+    collect = _Collect()
+    runner.logger.addHandler(collect)
+    try:
+        metrics = runner.val()
+    finally:
+        runner.logger.removeHandler(collect)
+    return metrics, collect.lines
+
+
+def test_batchwise_eval_loop_logs_progress(shapes, tmp_path):
+    # SNLI-VE dev: 12 hypotheses in batches of 5 -> 3 batches
+    metrics, lines = _val('snli_ve_shapes_tiny.py', shapes, tmp_path,
+                          {'val_dataloader.batch_size': 5})
+    progress = [ln for ln in lines if ln.startswith('val: batch')]
+    assert progress[0].startswith('val: batch 1/3 (33%), 0:00:')
+    assert ', ETA 0:00:' in progress[0]
+    assert progress[-1].startswith('val: batch 3/3 (100%)')
+    assert progress[-1].endswith('elapsed, done')
+    assert 0 <= metrics['accuracy/acc'] <= 100
+
+
+def test_retrieval_loop_logs_each_stage(shapes, tmp_path):
+    metrics, lines = _val('retrieval_shapes_tiny.py', shapes, tmp_path,
+                          {'val_dataloader.batch_size': 2,
+                           'model.itc_head.queue_size': 16,
+                           'val_cfg.k_test': 2})
+    done = [ln for ln in lines if ln.endswith('done')]
+    # 4 images in 2 batches, 20 captions, ITM re-ranking of 4 images
+    assert any(ln.startswith('retrieval eval: encoding images, batch 2/2 '
+                             '(100%)') for ln in done), lines
+    assert any(ln.startswith('retrieval eval: encoding texts, text 20/20')
+               for ln in done), lines
+    assert any(ln.startswith('retrieval eval: ITM re-ranking, image 4/4')
+               for ln in done), lines
+    assert 'retrieval/r_mean' in metrics
+
+
+def test_converter_progress_and_unchanged_output(tmp_path, capsys):
+    tool = _tool('model_converters', 'albef_to_mm.py')
+    fx = torch.load(oracle_fixture('pretrain.pth'))
+    src, dst = tmp_path / 'albef.pth', tmp_path / 'mm.pth'
+    torch.save({'model': fx['model']}, src)
+    assert tool.main([str(src), str(dst)]) == 0
+    out = capsys.readouterr().out
+    assert '[3/3] writing' in out
+    written = [ln for ln in out.splitlines() if 'written MiB' in ln]
+    assert written and written[-1].strip().endswith('elapsed, done')
+    expected, _ = convert_albef_state_dict(fx['model'])
+    got = torch.load(dst)['state_dict']
+    assert list(got) == list(expected)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+def test_converter_write_is_atomic(tmp_path, monkeypatch, capsys):
+    tool = _tool('model_converters', 'albef_to_mm.py')
+    fx = torch.load(oracle_fixture('pretrain.pth'))
+    src, dst = tmp_path / 'albef.pth', tmp_path / 'mm.pth'
+    torch.save({'model': fx['model']}, src)
+    dst.write_bytes(b'previous')
+    real_save = torch.save
+
+    def dies_half_way(obj, f):
+        f.write(b'x' * 1000)
+        raise KeyboardInterrupt  # e.g. Ctrl-C during the write
+
+    monkeypatch.setattr(torch, 'save', dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        tool.main([str(src), str(dst)])
+    monkeypatch.setattr(torch, 'save', real_save)
+    assert dst.read_bytes() == b'previous'
+    assert sorted(os.listdir(tmp_path)) == ['albef.pth', 'mm.pth']
+
+
+def _digest(folder):
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = osp.join(root, name)
+            with open(path, 'rb') as f:
+                out[osp.relpath(path, folder)] = hashlib.sha256(
+                    f.read()).hexdigest()
+    return out
+
+
+def test_generate_shapes_tool_progress_and_identical_files(tmp_path,
+                                                           capsys):
+    tool = _tool('dataset_converters', 'generate_shapes.py')
+    assert tool.eta_suffix('images: 500/2000', 10.0) == \
+        ' (25%), ETA 0:00:30'
+    assert tool.eta_suffix('images: 2000/2000', 40.0) == ' (100%)'
+    assert tool.eta_suffix('wrote 20 files to x', 1.0) == ''
+    tool.main([str(tmp_path / 'tool'), '--num-train', '6', '--num-val',
+               '2', '--num-test', '2'])
+    out = capsys.readouterr().out
+    assert 'images: 10/10 (100%)' in out
+    generate_shapes(str(tmp_path / 'lib'), num_train=6, num_val=2,
+                    num_test=2)
+    assert _digest(tmp_path / 'tool') == _digest(tmp_path / 'lib')
