@@ -63,6 +63,8 @@ def test_text_to_image_reranks_the_itc_shortlist_by_itm(inferencer):
                                             for i in best]
     torch.testing.assert_close(torch.tensor([r['itm'] for r in out[0]]),
                                prob[best], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.tensor([r['itc'] for r in out[0]]),
+                               sims[short[best]], atol=1e-5, rtol=1e-5)
     assert [r['itm'] for r in out[0]] == sorted(
         [r['itm'] for r in out[0]], reverse=True)
 

@@ -111,8 +111,13 @@ class LogisticRegressionProbe(nn.Module):
             return loss
 
         with torch.enable_grad():
-            loss = opt.step(closure)
-        return float(loss.detach())
+            opt.step(closure)
+        # LBFGS.step returns the loss of its *first* evaluation (at the
+        # zero init); report the objective at the solution instead.
+        with torch.no_grad():
+            loss = F.cross_entropy(self.fc(x), labels) + \
+                0.5 * weight_decay * self.fc.weight.pow(2).sum()
+        return float(loss)
 
 
 def train_probe(train: Tuple[torch.Tensor, torch.Tensor], num_classes: int,
