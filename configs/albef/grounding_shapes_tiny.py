@@ -25,9 +25,10 @@ model = dict(
     neck={{_base_.tiny_neck}},
     itc_head=dict(vision_width={{_base_.tiny_width}},
                   text_width={{_base_.tiny_width}},
-                  embed_dim={{_base_.tiny_embed_dim}}, queue_size=256),
+                  embed_dim={{_base_.tiny_embed_dim}},
+                  queue_size={{_base_.tiny_queue_size}}),
     itm_head=dict(hidden_size={{_base_.tiny_width}}))
-load_from = 'work_dirs/pretrain_shapes_tiny/epoch_30.pth'
+load_from = 'work_dirs/pretrain_shapes_tiny/epoch_5.pth'
 
 # Grounding.py: resize (no crop) + flip + RandAugment; Shapes expressions
 # name no locations, so the flip is harmless here too.

@@ -17,9 +17,10 @@ model = dict(
     neck={{_base_.tiny_neck}},
     itc_head=dict(vision_width={{_base_.tiny_width}},
                   text_width={{_base_.tiny_width}},
-                  embed_dim={{_base_.tiny_embed_dim}}, queue_size=256),
+                  embed_dim={{_base_.tiny_embed_dim}},
+                  queue_size={{_base_.tiny_queue_size}}),
     itm_head=dict(hidden_size={{_base_.tiny_width}}))
-load_from = 'work_dirs/pretrain_shapes_tiny/epoch_30.pth'
+load_from = 'work_dirs/pretrain_shapes_tiny/epoch_5.pth'
 
 # as the Shapes pre-training: mild crops, no flip (captions say left/right)
 train_pipeline = [

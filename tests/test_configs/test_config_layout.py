@@ -108,11 +108,20 @@ def _random_augments(obj):
             yield from _random_augments(value)
 
 
+# Shapes pre-training keeps only the ops that leave its captions true
+# (colours, positions and shape outlines are what the captions name).
+CAPTION_PRESERVING_OPS = {
+    'pretrain_shapes_tiny.py': ['Identity', 'Brightness', 'Sharpness']}
+
+
 @pytest.mark.parametrize('path', TASK_CONFIGS, ids=IDS)
 def test_random_augment_uses_albefs_ten_ops(path):
     cfg = Config.fromfile(path).to_dict()
-    for aug_cfg in _random_augments(cfg):
-        assert list(TRANSFORMS.build(aug_cfg).augs) == ALBEF_OPS
+    expected = CAPTION_PRESERVING_OPS.get(osp.basename(path), ALBEF_OPS)
+    built = [list(TRANSFORMS.build(a).augs) for a in _random_augments(cfg)]
+    assert all(augs == expected for augs in built), built
+    if osp.basename(path) in CAPTION_PRESERVING_OPS:
+        assert built, 'the Shapes pre-training pipeline lost RandomAugment'
 
 
 def test_albef_ops_are_defined_once():

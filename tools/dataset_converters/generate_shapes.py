@@ -27,10 +27,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-val', type=int, default=200)
     parser.add_argument('--num-test', type=int, default=200)
     parser.add_argument(
-        '--num-pretrain-extra', type=int, default=0,
+        '--num-pretrain-extra', type=int, default=14000,
         help='extra images used only by pre-training (appended to '
         'pretrain.json, 3 captions each), numbered after the test split '
-        '(default: 0)')
+        '(default: 14000, what pretrain_shapes_tiny.py trains on)')
     parser.add_argument('--image-size', type=int, default=64,
                         help='image side in pixels, e.g. 64 or 96')
     parser.add_argument('--seed', type=int, default=0)

@@ -1,22 +1,24 @@
 # Shapes: the generated benchmark. Create it first with
 #   python tools/dataset_converters/generate_shapes.py data/shapes
 # Images are 64 px; captions name colours, shapes, sizes and positions.
+# pretrain.json lists the 2,000 train images and the generator's
+# pre-training-only images (--num-pretrain-extra, default 14,000).
 dataset_type = 'PretrainCaptionDataset'
 data_root = 'data/shapes/'
 image_size = 64
 
 train_pipeline = [
     dict(type='LoadRGBImageFromFile'),
-    # Milder than ALBEF's scale=(0.2, 1.0): shapes sit near the border and a
-    # small crop would cut them out, making the caption false.
-    dict(type='ALBEFRandomResizedCrop', size=image_size, scale=(0.8, 1.0)),
-    # No ALBEFRandomFlip: Shapes captions say "left"/"right", which a flip
-    # would make false (ALBEF flips anyway on real data).
-    # legacy_autocontrast=False: the original AutoContrast overflows and
-    # turns every channel whose minimum is > 0 white, which on Shapes' noisy
-    # backgrounds erases the colours the captions talk about.
-    # augs: the transform's default, ALBEF's ten ops
-    dict(type='RandomAugment', N=2, M=7, legacy_autocontrast=False),
+    # No crop, no flip and only the photometric ops that keep every caption
+    # true: crops cut shapes near the border and stretch squares and circles
+    # (aspect jitter); flips, translations, rotations and shears move or
+    # distort what the captions say ("on the left", "a square"); AutoContrast
+    # / Equalize / Color / Posterize / Solarize shift the hues the captions
+    # name. Shapes needs no more: the generator gives fresh images instead
+    # (ALBEF's crop + flip + ten ops fit real photos, not this world).
+    dict(type='ALBEFResize', size=image_size),
+    dict(type='RandomAugment', N=2, M=7, legacy_autocontrast=False,
+         augs=('Identity', 'Brightness', 'Sharpness')),
     dict(type='PackALBEFInputs', algorithm_keys=('text', )),
 ]
 test_pipeline = [
