@@ -167,8 +167,11 @@ def test_generate_shapes_tool_progress_and_identical_files(tmp_path,
         ' (25%), ETA 0:00:30'
     assert tool.eta_suffix('images: 2000/2000', 40.0) == ' (100%)'
     assert tool.eta_suffix('wrote 20 files to x', 1.0) == ''
+    # the tool's default adds the 14,000 pre-training-only images the
+    # Shapes pre-training config trains on; the library's default adds none
+    assert tool.parse_args(['x']).num_pretrain_extra == 14000
     tool.main([str(tmp_path / 'tool'), '--num-train', '6', '--num-val',
-               '2', '--num-test', '2'])
+               '2', '--num-test', '2', '--num-pretrain-extra', '0'])
     out = capsys.readouterr().out
     assert 'images: 10/10 (100%)' in out
     generate_shapes(str(tmp_path / 'lib'), num_train=6, num_val=2,

@@ -21,7 +21,7 @@ def generate_shapes(out_dir: str,
                     num_train: int = 2000,
                     num_val: int = 200,
                     num_test: int = 200,
-                    num_pretrain_extra: int = 14000,
+                    num_pretrain_extra: int = 0,
                     image_size: int = 64,
                     seed: int = 0,
                     retrieval_train_captions: int = 2,
@@ -40,9 +40,9 @@ def generate_shapes(out_dir: str,
         num_pretrain_extra (int): Extra images used only by pre-training:
             numbered after the test split, appended to ``pretrain.json``
             (3 paraphrases each) and listed in ``scenes.json`` with split
-            ``pretrain``; every other file ignores them. Defaults to
-            14000 (what ``configs/albef/pretrain_shapes_tiny.py`` trains
-            on).
+            ``pretrain``; every other file ignores them. Defaults to 0
+            (the command-line tool's default is 14000, what
+            ``configs/albef/pretrain_shapes_tiny.py`` trains on).
         image_size (int): Image side in pixels (>= 32). Defaults to 64.
         seed (int): Random seed. Defaults to 0.
         retrieval_train_captions (int): Captions (records) per image in
