@@ -274,7 +274,20 @@ class _Scheduled(BaseMetric):
         return self.schedule.pop(0)
 
 
-def test_atomic_checkpoint_hook_keeps_the_last_and_the_best_files(tmp_path):
+@pytest.fixture
+def restore_default_scope():
+    """A plain MMEngine Runner makes 'mmengine' the current default scope;
+    drop the scopes a test creates so later tests build in their own."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in list(DefaultScope._instance_dict):
+        if name not in before:
+            del DefaultScope._instance_dict[name]
+
+
+def test_atomic_checkpoint_hook_keeps_the_last_and_the_best_files(
+        tmp_path, restore_default_scope):
     from albef_mm.engine.hooks.atomic_checkpoint_hook import \
         AtomicCheckpointHook
     work, out = tmp_path / 'work', tmp_path / 'out'
