@@ -14,8 +14,8 @@ A spec is a json list of mutations::
 Usage (never on the working tree you commit from: the files are edited
 in place and restored after each mutation)::
 
-    git clone -q . /tmp/mutwt && ln -s $PWD/.venv /tmp/mutwt/.venv
-    python tools/analysis/mutation_pass.py /tmp/mutwt SPEC.json \
+    git clone -q . ../mutwt && ln -s $PWD/.venv ../mutwt/.venv
+    python tools/analysis/mutation_pass.py ../mutwt SPEC.json \
         --out results.json [--only ID ...] [--deselect NODEID ...]
 
 A mutation is *killed* when the tests fail (or time out), *survived*
