@@ -10,14 +10,17 @@ Checkpoints (``load_from``, ``--resume``) are read with
 unpickling for files that need it (it can run code stored in the file).
 """
 import argparse
+import logging
 import os
 import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import albef_mm  # noqa: F401
+from albef_mm.engine.optimizers import cpu_has_fast_bf16
 from albef_mm.registry import RUNNERS
 
 KNOWN_TOP_LEVEL = (
@@ -38,7 +41,9 @@ def parse_args(argv=None):
                         help="resume from PATH, or the latest checkpoint of "
                         "the work dir if given without a value ('auto')")
     parser.add_argument('--amp', action='store_true',
-                        help='mixed precision (bf16 where supported)')
+                        help='mixed precision: bf16 (fp16 on GPUs without '
+                        'bf16) via AmpOptimWrapper on a GPU, bf16 autocast '
+                        '(BF16AutocastOptimWrapper) on a CPU')
     parser.add_argument('--tensorboard', action='store_true',
                         help='also log scalars for TensorBoard (adds '
                         'TensorboardVisBackend to visualizer.vis_backends; '
@@ -93,12 +98,15 @@ def apply_common_args(cfg: Config, args) -> Config:
 
 def merge_args(cfg: Config, args) -> Config:
     apply_common_args(cfg, args)
-    if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit('--amp needs a GPU: MMEngine\'s AmpOptimWrapper '
-                             'does not run on the CPU.')
-        dtype = 'bfloat16' if torch.cuda.is_available() and \
-            torch.cuda.is_bf16_supported() else 'float16'
+    if args.amp and not torch.cuda.is_available():
+        # MMEngine's AmpOptimWrapper asserts a GPU; bf16 needs no scaler.
+        cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
+        if not cpu_has_fast_bf16():
+            print_log('--amp on a CPU without AMX / AVX-512-BF16: bf16 '
+                      'autocast runs, but is usually slower than float32',
+                      logger='current', level=logging.WARNING)
+    elif args.amp:
+        dtype = 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('dtype', dtype)
         if dtype == 'float16':

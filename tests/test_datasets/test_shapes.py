@@ -58,6 +58,10 @@ def test_deterministic(shapes, tmp_path):
     root, _ = shapes
     generate_shapes(str(tmp_path), **SIZES)
     assert _all_files(root) == _all_files(tmp_path)
+    # rendering in worker processes gives the same bytes
+    pooled = tmp_path / 'pooled'
+    generate_shapes(str(pooled), **SIZES, workers=2)
+    assert _all_files(pooled) == _all_files(root)
     other = tmp_path / 'other_seed'
     generate_shapes(str(other), **dict(SIZES, seed=4))
     assert load(other, 'pretrain.json') != load(root, 'pretrain.json')
@@ -211,7 +215,7 @@ def test_cli(tmp_path):
     out = subprocess.run(
         [sys.executable, script, str(tmp_path / 's'), '--num-train', '4',
          '--num-val', '2', '--num-test', '2', '--image-size', '96',
-         '--num-pretrain-extra', '3'],
+         '--num-pretrain-extra', '3', '--workers', '2'],
         capture_output=True, text=True, check=True)
     assert 'images: 11/11' in out.stdout and 'Done' in out.stdout
     meta = load(tmp_path / 's', 'shapes_meta.json')
@@ -246,3 +250,5 @@ def test_bad_arguments(tmp_path):
         generate_shapes(str(tmp_path), image_size=16)
     with pytest.raises(ValueError, match='>= 2'):
         generate_shapes(str(tmp_path), num_val=1)
+    with pytest.raises(ValueError, match='workers must be >= 1'):
+        generate_shapes(str(tmp_path), workers=0)

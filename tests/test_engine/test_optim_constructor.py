@@ -137,3 +137,50 @@ def test_amp_optim_wrapper():
     groups = optim_wrapper.optimizer.param_groups
     assert _ids(groups[0]['params']) == _ids(no_decay)
     assert _ids(groups[1]['params']) == _ids(decay)
+
+
+def test_adamw_defaults_to_fused_kernel():
+    """Neither ``fused`` nor ``foreach`` set: torch's fused AdamW is used."""
+    with DefaultScope.overwrite_default_scope('albef_mm'):
+        optimizer = build_optim_wrapper(ToyALBEF(), _cfg()).optimizer
+    assert all(g['fused'] is True for g in optimizer.param_groups)
+
+
+@pytest.mark.parametrize('kwargs', [dict(fused=False), dict(foreach=True)])
+def test_explicit_kernel_choice_is_kept(kwargs):
+    with DefaultScope.overwrite_default_scope('albef_mm'):
+        optimizer = build_optim_wrapper(ToyALBEF(), _cfg(**kwargs)).optimizer
+    assert all(not g['fused'] for g in optimizer.param_groups)
+    if 'foreach' in kwargs:
+        assert all(g['foreach'] is True for g in optimizer.param_groups)
+
+
+def test_fused_default_skipped_for_deepspeed_and_other_optimizers():
+    use = ALBEFOptimWrapperConstructor.use_fused_default
+    assert use(dict(type='AdamW'), dict(type='OptimWrapper'))
+    assert use(dict(type=torch.optim.Adam), dict(type='AmpOptimWrapper'))
+    assert not use(dict(type='AdamW'), dict(type='DeepSpeedOptimWrapper'))
+    assert not use(dict(type='SGD'), dict(type='OptimWrapper'))
+
+
+def test_fused_and_foreach_adamw_take_the_same_steps():
+    """The fused default is the same update rule: five steps of both
+    kernels from the same weights and gradients agree to float rounding."""
+    results = []
+    for kwargs in (dict(), dict(fused=False, foreach=True)):
+        torch.manual_seed(0)
+        model = ToyALBEF()
+        with DefaultScope.overwrite_default_scope('albef_mm'):
+            optimizer = build_optim_wrapper(model, _cfg(**kwargs)).optimizer
+        g = torch.Generator().manual_seed(1)
+        for _ in range(5):
+            for p in model.parameters():
+                if p.requires_grad:
+                    p.grad = torch.randn(p.shape, generator=g)
+            optimizer.step()
+        results.append([p.detach().clone() for p in model.parameters()])
+    moved = 0
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+        moved += 1
+    assert moved == len(results[0]) > 0

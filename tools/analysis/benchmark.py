@@ -13,10 +13,14 @@ at the model's resolution, random token ids of ``--text-length``), so the
 figure is the model's, not the data loader's; pretrained weights are not
 loaded.
 
-``--reference`` also builds the reference path (the same model and weights
-with ``reuse_image_kv=False``, the original's order of operations), checks
-that one step gives equal losses and gradients, times both paths
-interleaved in this process and ends with ``speedup: <ratio>``. Peak memory
+``--reference`` also builds the reference path: the same model and
+weights with ``reuse_image_kv=False`` (the original's order of operations)
+and torch's default AdamW kernel (``fused=False``, as the original; the
+optimized path uses whatever its config builds - the fused kernel by
+default). It checks that one step gives equal losses and gradients, times
+both paths interleaved in this process and ends with ``speedup: <ratio>``.
+``--decompose`` adds a third path, K/V reuse with the reference's AdamW
+kernel, to split the speed-up into its two sources. Peak memory
 is measured per path in a child process (CPU: peak resident set size;
 CUDA: peak allocated). ``--compile`` times ``torch.compile`` of the model
 as a third path. FLOPs per step come from ``torch.utils.flop_counter``.
@@ -49,16 +53,20 @@ def parse_args(argv=None):
     parser.add_argument('--reference', action='store_true',
                         help='also time the reference path and print the '
                         'speed-up')
+    parser.add_argument('--decompose', action='store_true',
+                        help='with --reference: also time K/V reuse with '
+                        "the reference's AdamW kernel")
     parser.add_argument('--compile', action='store_true',
                         help='also time torch.compile of the model')
     parser.add_argument('--amp', action='store_true',
-                        help='bf16 autocast (AmpOptimWrapper, GPU)')
+                        help='bf16 autocast (AmpOptimWrapper on a GPU, '
+                        'BF16AutocastOptimWrapper on a CPU)')
     parser.add_argument('--device', default='cuda' if
                         torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--json', default=None, help='write results here')
     parser.add_argument('--memory-of', default=None,
-                        choices=('reuse', 'reference'),
+                        choices=('reuse', 'reference', 'reuse_unfused'),
                         help=argparse.SUPPRESS)  # child-process mode
     return parser.parse_args(argv)
 
@@ -75,7 +83,9 @@ def synthetic_batch(model, batch: int, length: int, device):
     return images, ids, mask
 
 
-def build(cfg, args, reuse: bool):
+def build(cfg, args, reuse: bool, unfused_optimizer: bool = False):
+    """The model (``reuse_image_kv=reuse``) and its optimizer wrapper;
+    ``unfused_optimizer`` forces torch's default AdamW kernel."""
     cfg = cfg.copy()
     cfg.model.reuse_image_kv = reuse
     queue = cfg.model.get('itc_head', {}).get('queue_size')
@@ -84,10 +94,13 @@ def build(cfg, args, reuse: bool):
     torch.manual_seed(0)
     model = init_model(cfg, device=args.device).train()
     optim_cfg = cfg.optim_wrapper.copy()
+    if unfused_optimizer:
+        optim_cfg.optimizer = dict(optim_cfg.optimizer, fused=False)
     if args.amp:
-        if not args.device.startswith('cuda'):
-            raise SystemExit('--amp needs a GPU (AmpOptimWrapper)')
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
+        if args.device.startswith('cuda'):
+            optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
+        else:  # MMEngine's AmpOptimWrapper asserts a GPU
+            optim_cfg.update(type='BF16AutocastOptimWrapper')
     return model, build_optim_wrapper(model, optim_cfg)
 
 
@@ -168,7 +181,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.memory_of:
-        model, optim = build(cfg, args, args.memory_of == 'reuse')
+        model, optim = build(cfg, args, args.memory_of != 'reference',
+                             args.memory_of != 'reuse')
         batch = synthetic_batch(model, args.batch_size, args.text_length,
                                 args.device)
         step = make_step(model, optim, batch)
@@ -188,11 +202,17 @@ def main(argv=None):
                   params_m=sum(p.numel() for p in model.parameters()
                                if p.requires_grad) / 1e6)
     if args.reference:
-        ref, ref_optim = build(cfg, args, reuse=False)
+        ref, ref_optim = build(cfg, args, reuse=False,
+                               unfused_optimizer=True)
         ref.load_state_dict(model.state_dict())
         result['max_rel_diff'] = check_equal(model, ref, batch)
         paths['reference'] = make_step(ref, ref_optim, batch)
         result['flops_reference'] = step_flops(ref, batch)
+        if args.decompose:
+            mid, mid_optim = build(cfg, args, reuse=True,
+                                   unfused_optimizer=True)
+            mid.load_state_dict(model.state_dict())
+            paths['reuse_unfused'] = make_step(mid, mid_optim, batch)
     result['flops'] = step_flops(model, batch)
     if args.compile:
         compiled = torch.compile(model.loss)
@@ -225,6 +245,9 @@ def main(argv=None):
         if name in ('reuse_image_kv', 'reference'):
             row['peak_memory_gib'] = child_peak(
                 args, 'reuse' if name == 'reuse_image_kv' else 'reference')
+        if name == 'reuse_unfused':
+            row['speedup_over_reference'] = (
+                statistics.mean(times['reference']) / mean)
         result[name] = row
         print(f"{name:<15} {mean:8.3f} s/iter (p50 {row['p50']:.3f}, p90 "
               f"{row['p90']:.3f}), {row['samples_per_s']:7.2f} samples/s, "

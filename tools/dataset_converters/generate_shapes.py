@@ -6,6 +6,7 @@ Example:
         --image-size 96 --num-train 5000
 """
 import argparse
+import os
 import os.path as osp
 import re
 import sys
@@ -38,6 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='records per image in retrieval_train.json')
     parser.add_argument('--vqa-questions', type=int, default=2,
                         help='questions per image in the VQA files')
+    parser.add_argument('--workers', type=int,
+                        default=min(4, os.cpu_count() or 1),
+                        help='processes rendering the images (the files '
+                        'are the same for any number; default: the CPU '
+                        'count, at most 4)')
     return parser.parse_args(argv)
 
 
@@ -68,7 +74,8 @@ def main(argv=None) -> None:
         num_test=args.num_test, num_pretrain_extra=args.num_pretrain_extra,
         image_size=args.image_size, seed=args.seed,
         retrieval_train_captions=args.retrieval_train_captions,
-        vqa_questions=args.vqa_questions, progress=progress)
+        vqa_questions=args.vqa_questions, progress=progress,
+        workers=args.workers)
     for name, n in counts.items():
         print(f'  {name:24s} {n}')
     print(f'Done in {time.time() - start:.1f}s: {args.out_dir}')

@@ -1,8 +1,9 @@
 """Write the *Shapes* benchmark: images, annotation files, vocabulary."""
 import json
+import multiprocessing
 import os
 import os.path as osp
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from PIL import Image
 
@@ -17,6 +18,20 @@ def _dump(obj, path: str) -> None:
         f.write('\n')
 
 
+def _make_image(job: Tuple[str, int, int, int]) -> List[dict]:
+    """Sample, render and save image ``idx``; its scene objects. Each image
+    has its own random stream, so the images can be made in any order or
+    process."""
+    out_dir, idx, seed, image_size = job
+    rng = F.stream_rng(seed, 'scene', idx)
+    objects = sample_scene(rng, image_size)
+    img = render_scene(objects, rng, image_size)
+    Image.fromarray(img).save(
+        osp.join(out_dir, 'images', f'shapes_{idx:06d}.jpg'), quality=95,
+        subsampling=0)
+    return objects
+
+
 def generate_shapes(out_dir: str,
                     num_train: int = 2000,
                     num_val: int = 200,
@@ -26,8 +41,8 @@ def generate_shapes(out_dir: str,
                     seed: int = 0,
                     retrieval_train_captions: int = 2,
                     vqa_questions: int = 2,
-                    progress: Optional[Callable[[str], None]] = None
-                    ) -> Dict[str, int]:
+                    progress: Optional[Callable[[str], None]] = None,
+                    workers: int = 1) -> Dict[str, int]:
     """Generate the Shapes benchmark into ``out_dir``.
 
     Deterministic: the same arguments give byte-identical files.
@@ -51,13 +66,15 @@ def generate_shapes(out_dir: str,
             Defaults to 2.
         progress (Callable[[str], None], optional): Called with progress
             messages (e.g. ``print``).
+        workers (int): Processes rendering the images; the files are the
+            same for any number. Defaults to 1 (in this process).
 
     Returns:
         dict: Number of records written per file name, plus ``images``.
 
     Raises:
         ValueError: if ``image_size`` < 32, a split has fewer than 2
-            images or ``num_pretrain_extra`` < 0.
+            images, ``num_pretrain_extra`` < 0 or ``workers`` < 1.
     """
     if image_size < 32:
         raise ValueError(f'image_size must be >= 32, got {image_size}')
@@ -82,19 +99,23 @@ def generate_shapes(out_dir: str,
     total += num_pretrain_extra
 
     # 1. scenes and images
-    scenes, names = [], []
-    for idx in range(total):
-        rng = F.stream_rng(seed, 'scene', idx)
-        objects = sample_scene(rng, image_size)
-        img = render_scene(objects, rng, image_size)
-        name = f'shapes_{idx:06d}'
-        Image.fromarray(img).save(
-            osp.join(out_dir, 'images', name + '.jpg'), quality=95,
-            subsampling=0)
-        scenes.append(objects)
-        names.append(name)
-        if (idx + 1) % 500 == 0 or idx + 1 == total:
-            log(f'images: {idx + 1}/{total}')
+    if workers < 1:
+        raise ValueError(f'workers must be >= 1, got {workers}')
+    jobs = ((out_dir, idx, seed, image_size) for idx in range(total))
+    pool = multiprocessing.Pool(workers) if workers > 1 else None
+    try:
+        made = pool.imap(_make_image, jobs, chunksize=64) if pool \
+            else map(_make_image, jobs)
+        scenes = []
+        for objects in made:  # in index order
+            scenes.append(objects)
+            if len(scenes) % 500 == 0 or len(scenes) == total:
+                log(f'images: {len(scenes)}/{total}')
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    names = [f'shapes_{idx:06d}' for idx in range(total)]
 
     def path(idx: int) -> str:
         return f'images/{names[idx]}.jpg'

@@ -155,19 +155,25 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
                                None if idx is None else idx.detach())
         neg_image, neg_text = self.itm_head.sample_negatives(
             itc['sim_i2t'], itc['sim_t2i'], idx, generator=self.generator)
-        texts = torch.cat([text_embeds, text_embeds, text_embeds[neg_text]])
-        masks = torch.cat([text_mask, text_mask, text_mask[neg_text]])
+        # index_select, not ``x[idx]``: its backward is an index_add, ~5x
+        # faster on CPU than the advanced-indexing index_put.
+        texts = torch.cat([text_embeds, text_embeds,
+                           text_embeds.index_select(0, neg_text)])
+        masks = torch.cat([text_mask, text_mask,
+                           text_mask.index_select(0, neg_text)])
         image_kv = None
         if self.reuse_image_kv:
             image_kv = self.neck.project_image_kv(image_embeds)
             own = torch.arange(images.size(0), device=neg_image.device)
             rows = torch.cat([own, neg_image, own])
             fused = self.neck(texts, masks, None,
-                              image_kv=[(k[rows], v[rows])
+                              image_kv=[(k.index_select(0, rows),
+                                         v.index_select(0, rows))
                                         for k, v in image_kv])
         else:
             fused = self.neck(texts, masks, torch.cat(
-                [image_embeds, image_embeds[neg_image], image_embeds]))
+                [image_embeds, image_embeds.index_select(0, neg_image),
+                 image_embeds]))
         itm_logits = self.itm_head(fused[:, 0])
         return dict(loss_itc=itc['loss_itc'],
                     loss_itm=self.itm_head.loss(itm_logits),

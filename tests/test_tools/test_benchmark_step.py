@@ -1,0 +1,102 @@
+"""tools/analysis/benchmark.py (--reference --decompose, --amp on a CPU)
+and benchmark_compile_blocks.py, on the tiny Shapes model."""
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from albef_mm.testing import CONFIG_ROOT
+from albef_mm.testing.tiny import REPO_ROOT
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis'))
+import benchmark  # noqa: E402
+import benchmark_compile_blocks  # noqa: E402
+
+CONFIG = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
+VOCAB = osp.join(REPO_ROOT, 'data', 'shapes', 'vocab.txt')
+needs_vocab = pytest.mark.skipif(
+    not osp.exists(VOCAB), reason='data/shapes/vocab.txt missing: run '
+    'tools/dataset_converters/generate_shapes.py data/shapes (README '
+    'command 1) first')
+
+
+@needs_vocab
+def test_reference_uses_torch_default_adamw_and_optimized_the_fused_one():
+    cfg = Config.fromfile(CONFIG)
+    args = benchmark.parse_args([CONFIG, '--batch-size', '4'])
+    _, optim = benchmark.build(cfg, args, reuse=True)
+    assert all(g['fused'] for g in optim.optimizer.param_groups)
+    ref, ref_optim = benchmark.build(cfg, args, reuse=False,
+                                     unfused_optimizer=True)
+    assert not any(g['fused'] for g in ref_optim.optimizer.param_groups)
+    assert ref.reuse_image_kv is False
+
+
+@needs_vocab
+def test_decompose_times_three_paths_with_equal_gradients(tmp_path):
+    out = tmp_path / 'bench.json'
+    result = benchmark.main([CONFIG, '--batch-size', '4', '--iters', '2',
+                             '--warmup', '1', '--threads', '1',
+                             '--reference', '--decompose', '--json',
+                             str(out)])
+    assert {'reuse_image_kv', 'reference', 'reuse_unfused'} <= set(result)
+    assert result['max_rel_diff'] < 1e-2
+    assert result['flops'] < result['flops_reference']  # K/V reuse
+    mid = result['reuse_unfused']
+    assert mid['speedup_over_reference'] == pytest.approx(
+        result['reference']['s_per_iter'] / mid['s_per_iter'])
+    assert result['speedup'] == pytest.approx(
+        result['reference']['s_per_iter'] /
+        result['reuse_image_kv']['s_per_iter'])
+    assert out.exists()
+
+
+@needs_vocab
+def test_amp_on_cpu_uses_the_bf16_autocast_wrapper():
+    cfg = Config.fromfile(CONFIG)
+    args = benchmark.parse_args([CONFIG, '--batch-size', '4', '--amp',
+                                 '--device', 'cpu'])
+    model, optim = benchmark.build(cfg, args, reuse=True)
+    assert type(optim).__name__ == 'BF16AutocastOptimWrapper'
+    batch = benchmark.synthetic_batch(model, 4, 8, 'cpu')
+    seen = []
+    linear = next(m for m in model.vision_backbone.modules()
+                  if isinstance(m, torch.nn.Linear))
+    handle = linear.register_forward_hook(
+        lambda m, i, o: seen.append(o.dtype))
+    losses = benchmark.make_step(model, optim, batch)()
+    handle.remove()
+    assert seen == [torch.bfloat16]
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_compile_blocks_tool_plumbing(monkeypatch):
+    """Shapes of the two blocks and the report, with torch.compile
+    replaced by the identity (the real compile is what the tool measures;
+    too slow for a unit test)."""
+    args = benchmark_compile_blocks.parse_args(
+        ['--width', '32', '--heads', '2', '--batch-size', '2',
+         '--text-length', '5', '--image-tokens', '9', '--iters', '1',
+         '--device', 'cpu'])
+    (vit_name, vit, vit_in), (fus_name, fus, fus_in) = \
+        benchmark_compile_blocks.blocks(args)
+    assert vit_in[0].shape == (2, 9, 32)
+    assert fus_in[0].shape == (6, 5, 32)  # the 3B ITM rows
+    assert fus_in[2].shape == (6, 9, 32)
+    assert vit(*vit_in).shape == (2, 9, 32)
+    assert fus(*fus_in).shape == (6, 5, 32)
+    compiled = []
+    monkeypatch.setattr(benchmark_compile_blocks.torch, 'compile',
+                        lambda m: compiled.append(m) or m)
+    result = benchmark_compile_blocks.main(
+        ['--width', '32', '--heads', '2', '--batch-size', '2',
+         '--text-length', '5', '--image-tokens', '9', '--iters', '1',
+         '--device', 'cpu'])
+    assert len(compiled) == 2
+    for name in (vit_name, fus_name):
+        row = result['blocks'][name]
+        assert row['eager_s'] > 0 and row['compiled_s'] > 0
+        assert row['speedup'] == pytest.approx(
+            row['eager_s'] / row['compiled_s'])
