@@ -34,13 +34,13 @@ _ZOO: Dict[str, tuple] = {
     'albef_zeroshot_dtd': ('zeroshot_dtd.py', 'classification',
                            ('release', 'ALBEF.pth')),
     'albef_tiny_shapes': ('pretrain_shapes_tiny.py', 'pretrain', (
-        'local', 'work_dirs/pretrain_shapes_tiny/epoch_5.pth')),
+        'local', 'work_dirs/pretrain_shapes_tiny/epoch_6.pth')),
     'albef_tiny_shapes_retrieval': ('retrieval_shapes_tiny.py', 'retrieval', (
         'local', 'work_dirs/retrieval_shapes_tiny/best_*.pth')),
     'albef_tiny_shapes_zeroshot': ('zeroshot_shapes_tiny.py',
                                    'classification', (
                                        'local', 'work_dirs/pretrain_shapes'
-                                       '_tiny/epoch_5.pth')),
+                                       '_tiny/epoch_6.pth')),
 }
 
 

@@ -28,7 +28,7 @@ model = dict(
                   embed_dim={{_base_.tiny_embed_dim}},
                   queue_size={{_base_.tiny_queue_size}}),
     itm_head=dict(hidden_size={{_base_.tiny_width}}))
-load_from = 'work_dirs/pretrain_shapes_tiny/epoch_5.pth'
+load_from = 'work_dirs/pretrain_shapes_tiny/epoch_6.pth'
 
 # Grounding.py: resize (no crop) + flip + RandAugment; Shapes expressions
 # name no locations, so the flip is harmless here too.

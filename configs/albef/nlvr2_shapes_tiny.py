@@ -22,7 +22,7 @@ model = dict(
     cls_head=dict(in_channels={{_base_.tiny_width}}))
 # The 2 unpaired fusion layers of the pre-training checkpoint are paired
 # when it loads (layer l -> 2l, 2l+1; ALBEFNLVR.adapt_state_dict).
-load_from = 'work_dirs/pretrain_shapes_tiny/epoch_5.pth'
+load_from = 'work_dirs/pretrain_shapes_tiny/epoch_6.pth'
 
 data_root = 'data/shapes/'
 # as the Shapes pre-training: mild crops, no flip (texts say left/right)

@@ -20,7 +20,7 @@ model = dict(
                   embed_dim={{_base_.tiny_embed_dim}},
                   queue_size={{_base_.tiny_queue_size}}),
     itm_head=dict(hidden_size={{_base_.tiny_width}}))
-load_from = 'work_dirs/pretrain_shapes_tiny/epoch_5.pth'
+load_from = 'work_dirs/pretrain_shapes_tiny/epoch_6.pth'
 
 # as the Shapes pre-training: mild crops, no flip (captions say left/right)
 train_pipeline = [

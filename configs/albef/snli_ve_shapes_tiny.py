@@ -16,7 +16,7 @@ model = dict(
     text_backbone={{_base_.tiny_text_backbone}},
     neck={{_base_.tiny_neck}},
     cls_head=dict(in_channels={{_base_.tiny_width}}))
-load_from = 'work_dirs/pretrain_shapes_tiny/epoch_5.pth'
+load_from = 'work_dirs/pretrain_shapes_tiny/epoch_6.pth'
 
 data_root = 'data/shapes/'
 # as the Shapes pre-training: mild crops, no flip (texts say left/right)

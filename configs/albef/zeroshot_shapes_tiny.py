@@ -3,7 +3,7 @@
 # prompts, no training.
 #   python tools/dataset_converters/shapes_classification.py data/shapes
 #   python tools/test.py configs/albef/zeroshot_shapes_tiny.py \
-#       work_dirs/pretrain_shapes_tiny/epoch_5.pth
+#       work_dirs/pretrain_shapes_tiny/epoch_6.pth
 # ITM re-ranking of the 3 best classes: --cfg-options model.itm_rerank_k=3
 # Shape-name classes: configs/albef/zeroshot_shapes_tiny_shape.py.
 _base_ = [

@@ -45,7 +45,7 @@ def test_find_checkpoint_prefers_best_then_last_then_highest_epoch(
 
 def test_resolve_task_defaults_and_pretrain_fallback(web_demo, tmp_path):
     work = str(tmp_path / 'work_dirs')
-    pre = _touch(osp.join(work, 'pretrain_shapes_tiny', 'epoch_5.pth'))
+    pre = _touch(osp.join(work, 'pretrain_shapes_tiny', 'epoch_6.pth'))
     slot = web_demo.resolve_task('retrieval', None, None, work, 'cpu')
     assert slot.problem is None and slot.checkpoint == pre
     assert slot.config.endswith('configs/albef/pretrain_shapes_tiny.py')

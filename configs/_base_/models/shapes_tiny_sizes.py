@@ -24,5 +24,6 @@ tiny_pretrain_neck = dict(tiny_neck, hidden_dropout=0.0, attn_dropout=0.0)
 tiny_width = 64  # text / fusion width: the input of every task head
 tiny_embed_dim = 64  # ITC projection width
 # ITC queue of the pre-trained Shapes checkpoint; the configs that load it
-# (retrieval, grounding) keep the same length so that its queues load.
-tiny_queue_size = 1024
+# (retrieval, grounding) keep the same length so that its queues load. A
+# multiple of every batch size that uses it (48 pre-training, 32 fine-tuning).
+tiny_queue_size = 1152
