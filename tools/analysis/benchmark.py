@@ -23,7 +23,7 @@ both paths interleaved in this process and ends with ``speedup: <ratio>``.
 kernel, to split the speed-up into its two sources. Peak memory
 is measured per path in a child process (CPU: peak resident set size;
 CUDA: peak allocated). ``--compile`` times ``torch.compile`` of the model
-as a third path. FLOPs per step come from ``torch.utils.flop_counter``.
+as one more path. FLOPs per step come from ``torch.utils.flop_counter``.
 """
 import argparse
 import json
@@ -66,7 +66,7 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--json', default=None, help='write results here')
     parser.add_argument('--memory-of', default=None,
-                        choices=('reuse', 'reference', 'reuse_unfused'),
+                        choices=('reuse', 'reference'),
                         help=argparse.SUPPRESS)  # child-process mode
     return parser.parse_args(argv)
 
@@ -181,8 +181,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.memory_of:
-        model, optim = build(cfg, args, args.memory_of != 'reference',
-                             args.memory_of != 'reuse')
+        reference = args.memory_of == 'reference'
+        model, optim = build(cfg, args, reuse=not reference,
+                             unfused_optimizer=reference)
         batch = synthetic_batch(model, args.batch_size, args.text_length,
                                 args.device)
         step = make_step(model, optim, batch)

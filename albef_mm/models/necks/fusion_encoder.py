@@ -79,8 +79,9 @@ class FusionEncoder(BaseModule):
                          ) -> List[Tuple[torch.Tensor, torch.Tensor]]:
         """Every layer's cross-attention ``(key, value)`` of the image
         tokens ``[B, N, Dv]``, head-split ``[B, H, N, hd]``: compute once,
-        index rows (``k.index_select(0, idx)``) for any pairing of texts with these images,
-        and pass as ``image_kv`` (gradients flow back through the index)."""
+        index rows (``k.index_select(0, idx)``) for any pairing of texts
+        with these images, and pass as ``image_kv`` (gradients flow back
+        through the index)."""
         return [layer.crossattention.self.project_kv(image_embeds)
                 for layer in self.layer]
 
