@@ -139,3 +139,25 @@ def test_mlm_loss_formula_and_no_mask():
     nothing = torch.full((2, 5), -100)
     assert head.loss(logits, nothing, soft, alpha).item() == 0.0
     assert math.isfinite(head.loss(logits, nothing).item())
+
+
+def test_mlm_select_labelled_keeps_masked_rows_in_order_and_auto_mode():
+    head = MLMHead(hidden_size=8, vocab_size=20)
+    labels = torch.tensor([[-100, 5, -100], [7, -100, 9]])
+    hidden = torch.arange(2 * 3 * 8, dtype=torch.float).view(2, 3, 8)
+    assert head.logits_at_labels_only is None  # auto: CPU tensors select
+    out_labels, out_hidden, out_again = head.select_labelled(
+        labels, hidden, hidden + 1)
+    assert out_labels.tolist() == [5, 7, 9]
+    torch.testing.assert_close(out_hidden,
+                               hidden.view(6, 8)[[1, 3, 5]])
+    torch.testing.assert_close(out_again, out_hidden + 1)
+    head.logits_at_labels_only = False
+    kept = head.select_labelled(labels, hidden)
+    assert kept[0] is labels and kept[1] is hidden
+    # no masked token: an empty selection, and the loss is 0, not NaN
+    head.logits_at_labels_only = True
+    none, empty = head.select_labelled(torch.full((2, 3), -100), hidden)
+    assert none.shape == (0,) and empty.shape == (0, 8)
+    loss = head.loss(head(empty), none, torch.zeros(0, 20), alpha=0.4)
+    assert loss.item() == 0.0

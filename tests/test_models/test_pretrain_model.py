@@ -204,3 +204,37 @@ def test_image_kv_reuse_equals_the_reference_path_and_projects_once():
             m.neck.layer[0].crossattention.self.value.bias.grad])
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_mlm_logits_at_masked_positions_only_equal_logits_everywhere():
+    """Projecting only the masked positions onto the vocabulary gives the
+    losses and gradients of projecting every position (the original)."""
+    results = []
+    for only in (True, False):
+        torch.manual_seed(0)
+        cfg = tiny_pretrain_model_cfg()
+        cfg['mlm_head']['logits_at_labels_only'] = only
+        m = MODELS.build(cfg)
+        m.generator = torch.Generator().manual_seed(0)
+        images, ids, mask = _batch()
+        rows = _rows_through(m.mlm_head.predictions.decoder)
+        rows_m = _rows_through(m.mlm_head_m.predictions.decoder)
+        drawn = []
+        mask_tokens = m.mlm_head.mask_tokens
+        m.mlm_head.mask_tokens = lambda *a, **k: drawn.append(
+            mask_tokens(*a, **k)) or drawn[-1]
+        losses = m.loss(images, ids, mask)
+        sum(losses.values()).backward()
+        masked = int((drawn[0][1] != -100).sum())
+        assert rows == rows_m
+        if only:  # [N, D] rows of the N masked tokens
+            assert 0 < masked < ids.numel() and rows == [masked], rows
+        else:  # [B, L, D]: _rows_through records B
+            assert rows == [ids.size(0)], rows
+        results.append([losses[k].detach() for k in sorted(losses)] + [
+            m.text_backbone.embeddings.word_embeddings.weight.grad,
+            m.mlm_head.predictions.transform.dense.weight.grad,
+            m.mlm_head.predictions.bias.grad,
+            m.neck.layer[1].output.dense.weight.grad])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -23,33 +23,48 @@ needs_vocab = pytest.mark.skipif(
 
 
 @needs_vocab
-def test_reference_uses_torch_default_adamw_and_optimized_the_fused_one():
+def test_reference_path_switches_every_optimization_off():
     cfg = Config.fromfile(CONFIG)
     args = benchmark.parse_args([CONFIG, '--batch-size', '4'])
-    _, optim = benchmark.build(cfg, args, reuse=True)
+    model, optim = benchmark.build(cfg, args)
     assert all(g['fused'] for g in optim.optimizer.param_groups)
-    ref, ref_optim = benchmark.build(cfg, args, reuse=False,
-                                     unfused_optimizer=True)
+    assert model.reuse_image_kv is True
+    assert model.mlm_head.logits_at_labels_only is None  # auto: on on CPU
+    ref, ref_optim = benchmark.build(cfg, args, ())
     assert not any(g['fused'] for g in ref_optim.optimizer.param_groups)
     assert ref.reuse_image_kv is False
+    assert ref.mlm_head.logits_at_labels_only is False
+    mid, _ = benchmark.build(cfg, args, ('reuse_image_kv',))
+    assert mid.reuse_image_kv and mid.mlm_head.logits_at_labels_only is False
+    with pytest.raises(ValueError, match=r"unknown optimizations \['x'\]"):
+        benchmark.build(cfg, args, ('x',))
 
 
 @needs_vocab
-def test_decompose_times_three_paths_with_equal_gradients(tmp_path):
+def test_decompose_times_the_ladder_with_equal_gradients(tmp_path):
     out = tmp_path / 'bench.json'
     result = benchmark.main([CONFIG, '--batch-size', '4', '--iters', '2',
                              '--warmup', '1', '--threads', '1',
                              '--reference', '--decompose', '--json',
                              str(out)])
-    assert {'reuse_image_kv', 'reference', 'reuse_unfused'} <= set(result)
+    assert set(benchmark.LADDER) <= set(result)
     assert result['max_rel_diff'] < 1e-2
-    assert result['flops'] < result['flops_reference']  # K/V reuse
-    mid = result['reuse_unfused']
-    assert mid['speedup_over_reference'] == pytest.approx(
-        result['reference']['s_per_iter'] / mid['s_per_iter'])
+    gflop = {name: result[name]['gflop_per_step']
+             for name in benchmark.LADDER}
+    # Each step of the ladder removes work, except the AdamW kernel
+    # (the optimizer step is not counted).
+    assert gflop['+reuse_image_kv'] < gflop['reference']
+    assert gflop['+mlm_logits_at_labels_only'] < gflop['+reuse_image_kv']
+    assert gflop['optimized'] == pytest.approx(
+        gflop['+mlm_logits_at_labels_only'])
+    assert result['flops'] / 1e9 == pytest.approx(gflop['optimized'])
+    for name in ('+reuse_image_kv', '+mlm_logits_at_labels_only'):
+        row = result[name]
+        assert row['speedup_over_reference'] == pytest.approx(
+            result['reference']['s_per_iter'] / row['s_per_iter'])
     assert result['speedup'] == pytest.approx(
         result['reference']['s_per_iter'] /
-        result['reuse_image_kv']['s_per_iter'])
+        result['optimized']['s_per_iter'])
     assert out.exists()
 
 
@@ -58,7 +73,7 @@ def test_amp_on_cpu_uses_the_bf16_autocast_wrapper():
     cfg = Config.fromfile(CONFIG)
     args = benchmark.parse_args([CONFIG, '--batch-size', '4', '--amp',
                                  '--device', 'cpu'])
-    model, optim = benchmark.build(cfg, args, reuse=True)
+    model, optim = benchmark.build(cfg, args)
     assert type(optim).__name__ == 'BF16AutocastOptimWrapper'
     batch = benchmark.synthetic_batch(model, 4, 8, 'cpu')
     seen = []

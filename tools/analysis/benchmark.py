@@ -13,14 +13,18 @@ at the model's resolution, random token ids of ``--text-length``), so the
 figure is the model's, not the data loader's; pretrained weights are not
 loaded.
 
-``--reference`` also builds the reference path: the same model and
-weights with ``reuse_image_kv=False`` (the original's order of operations)
-and torch's default AdamW kernel (``fused=False``, as the original; the
-optimized path uses whatever its config builds - the fused kernel by
-default). It checks that one step gives equal losses and gradients, times
-both paths interleaved in this process and ends with ``speedup: <ratio>``.
-``--decompose`` adds a third path, K/V reuse with the reference's AdamW
-kernel, to split the speed-up into its two sources. Peak memory
+The ``optimized`` path is the config as it builds, with its three
+step optimizations: fusion cross-attention keys / values of each image
+projected once (``reuse_image_kv``), MLM vocabulary logits of the masked
+positions only (``mlm_head.logits_at_labels_only``, on by default on a
+CPU) and the fused AdamW kernel. ``--reference`` also builds the reference
+path: the same model and weights without any of them (the original's order
+of operations, logits at every position, torch's default AdamW kernel as
+the original). It checks that one step gives equal losses and gradients,
+times the paths interleaved in this process and ends with
+``speedup: <ratio>``. ``--decompose`` adds the intermediate steps of the
+ladder (reference, + K/V reuse, + masked-only logits, optimized = + fused
+AdamW), each with its speed-up over the reference. Peak memory
 is measured per path in a child process (CPU: peak resident set size;
 CUDA: peak allocated). ``--compile`` times ``torch.compile`` of the model
 as one more path. FLOPs per step come from ``torch.utils.flop_counter``.
@@ -54,8 +58,8 @@ def parse_args(argv=None):
                         help='also time the reference path and print the '
                         'speed-up')
     parser.add_argument('--decompose', action='store_true',
-                        help='with --reference: also time K/V reuse with '
-                        "the reference's AdamW kernel")
+                        help='with --reference: also time the paths that '
+                        'add one optimization at a time')
     parser.add_argument('--compile', action='store_true',
                         help='also time torch.compile of the model')
     parser.add_argument('--amp', action='store_true',
@@ -66,7 +70,7 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--json', default=None, help='write results here')
     parser.add_argument('--memory-of', default=None,
-                        choices=('reuse', 'reference'),
+                        choices=('optimized', 'reference'),
                         help=argparse.SUPPRESS)  # child-process mode
     return parser.parse_args(argv)
 
@@ -83,18 +87,35 @@ def synthetic_batch(model, batch: int, length: int, device):
     return images, ids, mask
 
 
-def build(cfg, args, reuse: bool, unfused_optimizer: bool = False):
-    """The model (``reuse_image_kv=reuse``) and its optimizer wrapper;
-    ``unfused_optimizer`` forces torch's default AdamW kernel."""
+# The step optimizations, in the order --decompose adds them.
+OPTIMIZATIONS = ('reuse_image_kv', 'mlm_logits_at_labels_only', 'fused_adamw')
+# --decompose: path name -> the optimizations it has.
+LADDER = {'reference': (), '+reuse_image_kv': OPTIMIZATIONS[:1],
+          '+mlm_logits_at_labels_only': OPTIMIZATIONS[:2],
+          'optimized': OPTIMIZATIONS}
+
+
+def build(cfg, args, optimizations=OPTIMIZATIONS):
+    """The model and its optimizer wrapper with only ``optimizations``
+    (a subset of :data:`OPTIMIZATIONS`) switched on; the others take the
+    original's way (no K/V reuse, logits at every position, torch's default
+    AdamW kernel)."""
+    unknown = set(optimizations) - set(OPTIMIZATIONS)
+    if unknown:
+        raise ValueError(f'unknown optimizations {sorted(unknown)}; '
+                         f'choose from {OPTIMIZATIONS}')
     cfg = cfg.copy()
-    cfg.model.reuse_image_kv = reuse
+    cfg.model.reuse_image_kv = 'reuse_image_kv' in optimizations
+    if 'mlm_head' in cfg.model and \
+            'mlm_logits_at_labels_only' not in optimizations:
+        cfg.model.mlm_head.logits_at_labels_only = False
     queue = cfg.model.get('itc_head', {}).get('queue_size')
     if queue and queue % args.batch_size:
         cfg.model.itc_head.queue_size = queue - queue % args.batch_size
     torch.manual_seed(0)
     model = init_model(cfg, device=args.device).train()
     optim_cfg = cfg.optim_wrapper.copy()
-    if unfused_optimizer:
+    if 'fused_adamw' not in optimizations:
         optim_cfg.optimizer = dict(optim_cfg.optimizer, fused=False)
     if args.amp:
         if args.device.startswith('cuda'):
@@ -181,9 +202,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.memory_of:
-        reference = args.memory_of == 'reference'
-        model, optim = build(cfg, args, reuse=not reference,
-                             unfused_optimizer=reference)
+        model, optim = build(cfg, args, LADDER[args.memory_of])
         batch = synthetic_batch(model, args.batch_size, args.text_length,
                                 args.device)
         step = make_step(model, optim, batch)
@@ -193,31 +212,32 @@ def main(argv=None):
         print(peak_memory_gib(args.device))
         return None
 
-    model, optim = build(cfg, args, reuse=True)
+    model, optim = build(cfg, args)
     batch = synthetic_batch(model, args.batch_size, args.text_length,
                             args.device)
-    paths = {'reuse_image_kv': make_step(model, optim, batch)}
+    paths = {'optimized': make_step(model, optim, batch)}
     result = dict(config=args.config, batch_size=args.batch_size,
                   image_size=batch[0].shape[-1], device=args.device,
                   threads=torch.get_num_threads(), amp=args.amp,
                   params_m=sum(p.numel() for p in model.parameters()
                                if p.requires_grad) / 1e6)
+    path_flops = {}
     if args.reference:
-        ref, ref_optim = build(cfg, args, reuse=False,
-                               unfused_optimizer=True)
-        ref.load_state_dict(model.state_dict())
-        result['max_rel_diff'] = check_equal(model, ref, batch)
-        paths['reference'] = make_step(ref, ref_optim, batch)
-        result['flops_reference'] = step_flops(ref, batch)
-        if args.decompose:
-            mid, mid_optim = build(cfg, args, reuse=True,
-                                   unfused_optimizer=True)
-            mid.load_state_dict(model.state_dict())
-            paths['reuse_unfused'] = make_step(mid, mid_optim, batch)
-    result['flops'] = step_flops(model, batch)
+        names = list(LADDER)[:-1] if args.decompose else ['reference']
+        for name in names:
+            other, other_optim = build(cfg, args, LADDER[name])
+            other.load_state_dict(model.state_dict())
+            paths[name] = make_step(other, other_optim, batch)
+            path_flops[name] = step_flops(other, batch)
+            if name == 'reference':
+                result['max_rel_diff'] = check_equal(model, other, batch)
+                result['flops_reference'] = path_flops[name]
+    result['flops'] = path_flops['optimized'] = step_flops(model, batch)
     if args.compile:
         compiled = torch.compile(model.loss)
         paths['compiled'] = make_step(model, optim, batch, compiled)
+    paths = {name: paths[name] for name in (*LADDER, 'compiled')
+             if name in paths}  # report the ladder in order
     print(f"{args.config}: {result['params_m']:.1f} M trainable parameters,"
           f" batch {args.batch_size}, {result['image_size']} px, text "
           f'{args.text_length} tokens, device {args.device}'
@@ -240,17 +260,16 @@ def main(argv=None):
         row = dict(s_per_iter=mean, samples_per_s=args.batch_size / mean,
                    p50=ts[len(ts) // 2], p90=ts[int(0.9 * (len(ts) - 1))],
                    max=ts[-1])
-        flops = result['flops_reference'] if name == 'reference' \
-            else result['flops']
+        flops = path_flops.get(name, result['flops'])  # compiled: model's
+        row['gflop_per_step'] = flops / 1e9
         row['tflops_per_s'] = flops / mean / 1e12
-        if name in ('reuse_image_kv', 'reference'):
-            row['peak_memory_gib'] = child_peak(
-                args, 'reuse' if name == 'reuse_image_kv' else 'reference')
-        if name == 'reuse_unfused':
+        if name in ('optimized', 'reference'):
+            row['peak_memory_gib'] = child_peak(args, name)
+        if name in LADDER and name not in ('optimized', 'reference'):
             row['speedup_over_reference'] = (
                 statistics.mean(times['reference']) / mean)
         result[name] = row
-        print(f"{name:<15} {mean:8.3f} s/iter (p50 {row['p50']:.3f}, p90 "
+        print(f"{name:<27} {mean:8.3f} s/iter (p50 {row['p50']:.3f}, p90 "
               f"{row['p90']:.3f}), {row['samples_per_s']:7.2f} samples/s, "
               f"{flops / 1e9:9.1f} GFLOP/step, "
               f"{row['tflops_per_s'] * 1e3:7.1f} GFLOP/s"
@@ -258,7 +277,7 @@ def main(argv=None):
                  if 'peak_memory_gib' in row else ''), flush=True)
     if args.reference:
         result['speedup'] = (result['reference']['s_per_iter'] /
-                             result['reuse_image_kv']['s_per_iter'])
+                             result['optimized']['s_per_iter'])
         print(f"losses/gradients max relative difference "
               f"{result['max_rel_diff']:.2e}")
         print(f"speedup: {result['speedup']:.3f}")

@@ -119,7 +119,7 @@ for run, name, own in (('fp32', 'bench_fp32.json', 'float32'),
         summary['runs'][run] = dict(
             skipped='bf16 autocast (AmpOptimWrapper) needs a GPU')
         continue
-    row = bench['reuse_image_kv']
+    row = bench['optimized']
     entry = dict(samples_per_s=row['samples_per_s'],
                  s_per_iter=row['s_per_iter'], p90=row['p90'],
                  peak_memory_gib=row['peak_memory_gib'],

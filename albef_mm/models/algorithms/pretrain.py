@@ -95,13 +95,18 @@ class ALBEFPretrain(ALBEFContrastiveBase):
         mlm_ids, mlm_labels = self.mlm_head.mask_tokens(
             text_ids, generator=self.generator)
         with torch.no_grad():
-            logits_m = self.mlm_head_m(self.fuse(
+            hidden_m = self.fuse(
                 self.text_backbone_m(mlm_ids, text_mask), text_mask,
-                image_embeds_m, momentum=True))
-        mlm_logits = self.mlm_head(self.neck(
+                image_embeds_m, momentum=True)
+        hidden = self.neck(
             self.text_backbone(mlm_ids, text_mask), text_mask, image_embeds,
-            image_kv=out['image_kv']))
-        loss_mlm = self.mlm_head.loss(mlm_logits, mlm_labels,
-                                      F.softmax(logits_m, dim=-1), self.alpha)
+            image_kv=out['image_kv'])
+        # Unmasked positions never enter the loss: skip their logits.
+        mlm_labels, hidden, hidden_m = self.mlm_head.select_labelled(
+            mlm_labels, hidden, hidden_m)
+        with torch.no_grad():
+            soft_labels = F.softmax(self.mlm_head_m(hidden_m), dim=-1)
+        loss_mlm = self.mlm_head.loss(self.mlm_head(hidden), mlm_labels,
+                                      soft_labels, self.alpha)
         return dict(loss_itc=out['loss_itc'], loss_itm=out['loss_itm'],
                     loss_mlm=loss_mlm)

@@ -48,6 +48,12 @@ class MLMHead(BaseModule):
     distillation softmax over the vocabulary are float32. Masking uses
     ``masked_fill`` / ``where`` (no boolean indexing, no host-device sync).
 
+    Only masked positions enter the loss, so :meth:`select_labelled` can
+    drop the others before the vocabulary projection (the same loss and
+    gradients for ~1/7 of the projection's work). Sizing that selection
+    needs the number of masked tokens on the host: a free read on a CPU,
+    a synchronisation on an accelerator, hence ``logits_at_labels_only``.
+
     Args:
         hidden_size (int): Width (768).
         vocab_size (int): Vocabulary (30522).
@@ -57,6 +63,9 @@ class MLMHead(BaseModule):
         cls_token_id (int): ``[CLS]`` id (101).
         mask_token_id (int): ``[MASK]`` id (103).
         init_std (float): Std of the random init.
+        logits_at_labels_only (bool, optional): Project only the masked
+            positions onto the vocabulary. ``None`` (default): on CPU
+            tensors only, where it costs no synchronisation.
         init_cfg (dict, optional): MMEngine init config.
     """
 
@@ -64,6 +73,7 @@ class MLMHead(BaseModule):
                  layer_norm_eps: float = 1e-12, mask_prob: float = 0.15,
                  pad_token_id: int = 0, cls_token_id: int = 101,
                  mask_token_id: int = 103, init_std: float = 0.02,
+                 logits_at_labels_only: Optional[bool] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.predictions = MLMPredictions(hidden_size, vocab_size,
@@ -73,6 +83,7 @@ class MLMHead(BaseModule):
         self.pad_token_id = pad_token_id
         self.cls_token_id = cls_token_id
         self.mask_token_id = mask_token_id
+        self.logits_at_labels_only = logits_at_labels_only
         init_bert_weights(self, init_std)
 
     def tie_weights(self, word_embeddings: nn.Embedding) -> None:
@@ -89,6 +100,29 @@ class MLMHead(BaseModule):
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits ``[..., vocab_size]``, float32."""
         return self.predictions(hidden).float()
+
+    def select_labelled(self, labels: torch.Tensor,
+                        *hiddens: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Keep only the labelled (masked) positions, if enabled.
+
+        Args:
+            labels: ``[B, L]``, -100 where not masked.
+            *hiddens: ``[B, L, D]`` states aligned with ``labels``.
+
+        Returns:
+            ``(labels, *hiddens)``: unchanged, or flattened to the ``N``
+            labelled positions (``[N]`` and ``[N, D]``), in row-major order.
+        """
+        enabled = self.logits_at_labels_only
+        if enabled is None:
+            enabled = labels.device.type == 'cpu'
+        if not enabled:
+            return (labels, *hiddens)
+        flat = labels.reshape(-1)
+        index = (flat != -100).nonzero().squeeze(1)
+        return (flat.index_select(0, index),
+                *(h.reshape(-1, h.size(-1)).index_select(0, index)
+                  for h in hiddens))
 
     def mask_tokens(self, input_ids: torch.Tensor,
                     generator: Optional[torch.Generator] = None

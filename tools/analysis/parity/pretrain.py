@@ -61,10 +61,22 @@ def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:
         compare('mlm_masked_input_ids', got['mlm_input_ids'],
                 exp['mlm_masked_input_ids']),
         compare('mlm_labels', got['mlm_labels'], exp['mlm_labels']),
-        compare('forward_locals/logits_m', got['logits_m'], loc['logits_m']),
+        compare('forward_locals/logits_m', got['logits_m'],
+                _as_computed(loc['logits_m'], got['logits_m'], mlm_labels)),
         compare('forward_locals/mlm_output/logits', got['mlm_logits'],
-                loc['mlm_output']['logits']),
+                _as_computed(loc['mlm_output']['logits'], got['mlm_logits'],
+                             mlm_labels)),
     ]
+
+
+def _as_computed(expected: torch.Tensor, got: torch.Tensor,
+                 labels: torch.Tensor) -> torch.Tensor:
+    """The original's ``[B, L, V]`` logits, reduced to the masked
+    positions when the model computed only those (``[N, V]``,
+    ``MLMHead.logits_at_labels_only``)."""
+    if got.dim() == expected.dim() - 1:
+        return expected[labels != -100]
+    return expected
 
 
 @torch.no_grad()
