@@ -9,23 +9,28 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/shapes/'
-# the sizes of configs/albef/pretrain_shapes_tiny.py
+# The sizes of configs/albef/pretrain_shapes_tiny.py and its recipe: no
+# dropout, no crop, the ITC temperature floored at 0.03 (with ALBEF's
+# 0.001 it collapses on captions that fit many images). Measured from the
+# default checkpoint (ITM re-ranked test R@1, TR / IR): this recipe
+# 73.5 / 62.4; with dropout 0.1, crops and no floor 64.5 / 54.1.
 model = dict(
     data_preprocessor={{_base_.tiny_data_preprocessor}},
     vision_backbone={{_base_.tiny_vision_backbone}},
-    text_backbone={{_base_.tiny_text_backbone}},
-    neck={{_base_.tiny_neck}},
+    text_backbone={{_base_.tiny_pretrain_text_backbone}},
+    neck={{_base_.tiny_pretrain_neck}},
     itc_head=dict(vision_width={{_base_.tiny_width}},
                   text_width={{_base_.tiny_width}},
                   embed_dim={{_base_.tiny_embed_dim}},
-                  queue_size={{_base_.tiny_queue_size}}),
+                  queue_size={{_base_.tiny_queue_size}},
+                  temp_range=(0.03, 0.5)),
     itm_head=dict(hidden_size={{_base_.tiny_width}}))
 load_from = 'work_dirs/pretrain_shapes_tiny/epoch_6.pth'
 
-# as the Shapes pre-training: mild crops, no flip (captions say left/right)
+# no flip: captions say left / right
 train_pipeline = [
     dict(type='LoadRGBImageFromFile'),
-    dict(type='ALBEFRandomResizedCrop', size=64, scale=(0.8, 1.0)),
+    dict(type='ALBEFResize', size=64),
     # augs: the transform's default, ALBEF's ten ops
     dict(type='RandomAugment', N=2, M=7, legacy_autocontrast=False),
     dict(type='PackALBEFInputs', algorithm_keys=('text', 'image_idx')),

@@ -18,8 +18,12 @@ def test_short_shapes_pretraining_beats_chance(tmp_path):
     runner.train()
     metrics = runner.test()
     print({k: round(v, 1) for k, v in metrics.items()})
-    # Chance on 50 images x 250 captions: IR R@10 20 %, TR R@10 ~18.5 %
-    # (best of 5 captions), r_mean ~9. Measured here: IR R@10 84.8, TR
-    # R@10 28.0, r_mean 36.1 (the full default reaches more, see README).
-    assert metrics['retrieval/img_r10'] > 40
-    assert metrics['retrieval/r_mean'] > 20
+    # Chance on 50 images x 250 captions: R@1 2 % (IR) / ~10 % (TR, best of
+    # 5 captions), IR R@10 20 %, r_mean ~9. Measured here (2 threads): TR
+    # R@1 66.0, IR R@1 71.2, IR R@10 100, r_mean 88.9; the thresholds sit at
+    # ~75 % of that (another thread count changes the float rounding and
+    # with it the trajectory).
+    assert metrics['retrieval/txt_r1'] > 45
+    assert metrics['retrieval/img_r1'] > 50
+    assert metrics['retrieval/img_r10'] > 75
+    assert metrics['retrieval/r_mean'] > 65
