@@ -24,7 +24,10 @@ the original). It checks that one step gives equal losses and gradients,
 times the paths interleaved in this process and ends with
 ``speedup: <ratio>``. ``--decompose`` adds the intermediate steps of the
 ladder (reference, + K/V reuse, + masked-only logits, optimized = + fused
-AdamW), each with its speed-up over the reference. Peak memory
+AdamW), each with its speed-up over the reference. Every path holds its
+own model and optimizer (full size: about 4.2 GiB of weights, momentum
+copies, gradients and AdamW state, plus 7 GiB of activations per step on
+CPU), so the four paths of ``--decompose`` need about 25 GiB. Peak memory
 is measured per path in a child process (CPU: peak resident set size;
 CUDA: peak allocated). ``--compile`` times ``torch.compile`` of the model
 as one more path. FLOPs per step come from ``torch.utils.flop_counter``.
