@@ -4,10 +4,12 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import pytest
 
 from albef_mm.datasets import generate_shapes
+from albef_mm.datasets.shapes import generator as shapes_generator
 from albef_mm.datasets.transforms import pre_caption, pre_question
 
 SIZES = dict(num_train=16, num_val=6, num_test=6, image_size=64, seed=3)
@@ -252,3 +254,25 @@ def test_bad_arguments(tmp_path):
         generate_shapes(str(tmp_path), num_val=1)
     with pytest.raises(ValueError, match='workers must be >= 1'):
         generate_shapes(str(tmp_path), workers=0)
+
+
+def _slow_first_chunk(job):
+    """``_make_image`` that finishes the first 64-image chunk last."""
+    if job[1] < 64:
+        time.sleep(0.02)
+    return shapes_generator._make_image_unpatched(job)
+
+
+def test_pooled_scenes_keep_image_order_when_chunks_finish_out_of_order(
+        tmp_path, monkeypatch):
+    """The worker pool's results are collected in image order: the second
+    chunk of 64 images finishing first must not shuffle the captions
+    (the files are the same as with one process)."""
+    sizes = dict(num_train=100, num_val=10, num_test=10, image_size=32)
+    generate_shapes(str(tmp_path / 'one'), **sizes)
+    monkeypatch.setattr(shapes_generator, '_make_image_unpatched',
+                        shapes_generator._make_image, raising=False)
+    monkeypatch.setattr(shapes_generator, '_make_image', _slow_first_chunk)
+    generate_shapes(str(tmp_path / 'pool'), **sizes, workers=2)
+    for name in ('scenes.json', 'pretrain.json', 'retrieval_train.json'):
+        assert load(tmp_path / 'pool', name) == load(tmp_path / 'one', name)

@@ -1,5 +1,6 @@
 """``BF16AutocastOptimWrapper``: bf16 autocast without a loss scaler on the
 CPU (``--amp`` of tools/train.py and benchmark.py where there is no GPU)."""
+import contextlib
 import importlib.util
 import os.path as osp
 from unittest import mock
@@ -120,3 +121,33 @@ def test_train_tool_amp_on_cpu_selects_the_wrapper():
     cfg = tool.merge_args(Config.fromfile(config),
                           tool.parse_args([config]))
     assert cfg.optim_wrapper.type == 'OptimWrapper'
+
+
+def test_gradient_accumulation_skips_ddp_sync_until_the_update():
+    """The wrapper keeps OptimWrapper's accumulation context: with
+    ``accumulative_counts=2`` the first backward of each pair runs under
+    the model's ``no_sync`` (no DDP all-reduce), the second does not."""
+    class SyncRecorder(torch.nn.Linear):
+        def __init__(self):
+            super().__init__(4, 2)
+            self.no_sync_calls = 0
+
+        @contextlib.contextmanager
+        def no_sync(self):
+            self.no_sync_calls += 1
+            yield
+
+    model = SyncRecorder()
+    with DefaultScope.overwrite_default_scope('albef_mm'):
+        optim = build_optim_wrapper(model, dict(
+            type='BF16AutocastOptimWrapper', accumulative_counts=2,
+            optimizer=dict(type='SGD', lr=0.1)))
+    optim.initialize_count_status(model, 0, 4)
+    seen = []
+    for _ in range(4):
+        with optim.optim_context(model):
+            out = model(torch.randn(3, 4))
+            seen.append(model.no_sync_calls)
+        optim.update_params(out.float().sum())
+    assert out.dtype == torch.bfloat16
+    assert seen == [1, 1, 2, 2]
