@@ -152,6 +152,9 @@ def test_mlm_select_labelled_keeps_masked_rows_in_order_and_auto_mode():
     torch.testing.assert_close(out_hidden,
                                hidden.view(6, 8)[[1, 3, 5]])
     torch.testing.assert_close(out_again, out_hidden + 1)
+    # auto on an accelerator (any non-CPU device): no selection, no sync
+    on_device = head.select_labelled(labels.to('meta'), hidden.to('meta'))
+    assert on_device[0].shape == (2, 3) and on_device[1].shape == (2, 3, 8)
     head.logits_at_labels_only = False
     kept = head.select_labelled(labels, hidden)
     assert kept[0] is labels and kept[1] is hidden

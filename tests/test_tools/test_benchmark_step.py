@@ -115,3 +115,21 @@ def test_compile_blocks_tool_plumbing(monkeypatch):
         assert row['eager_s'] > 0 and row['compiled_s'] > 0
         assert row['speedup'] == pytest.approx(
             row['eager_s'] / row['compiled_s'])
+
+
+@pytest.mark.skipif(not osp.exists('/proc/self/status'),
+                    reason='needs Linux /proc for VmHWM')
+def test_child_peak_memory_excludes_the_parents(tmp_path):
+    """A child started while the parent holds 1 GiB reports its own peak,
+    not the parent's (``ru_maxrss`` would report >= 1 GiB here)."""
+    import subprocess
+    held = torch.ones(2**28)  # 1 GiB in the parent
+    code = ('import sys; sys.path.insert(0, %r); import benchmark; '
+            "print(benchmark.peak_memory_gib('cpu'))"
+            % osp.join(REPO_ROOT, 'tools', 'analysis'))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True)
+    child = float(out.stdout.strip().splitlines()[-1])
+    assert 0.05 < child < 0.9, child  # torch + mmengine imported, no 1 GiB
+    assert benchmark.peak_memory_gib('cpu') >= 1.0
+    del held

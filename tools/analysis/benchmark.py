@@ -33,6 +33,7 @@ CUDA: peak allocated). ``--compile`` times ``torch.compile`` of the model
 as one more path. FLOPs per step come from ``torch.utils.flop_counter``.
 """
 import argparse
+import copy
 import json
 import os
 import resource
@@ -107,7 +108,7 @@ def build(cfg, args, optimizations=OPTIMIZATIONS):
     if unknown:
         raise ValueError(f'unknown optimizations {sorted(unknown)}; '
                          f'choose from {OPTIMIZATIONS}')
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)  # a shallow copy shares model dicts: paths
     cfg.model.reuse_image_kv = 'reuse_image_kv' in optimizations
     if 'mlm_head' in cfg.model and \
             'mlm_logits_at_labels_only' not in optimizations:
@@ -179,8 +180,19 @@ def check_equal(a, b, batch) -> float:
 
 
 def peak_memory_gib(device) -> float:
+    """CUDA: peak allocated. CPU: this process's peak resident set size,
+    from ``VmHWM`` where Linux has it: ``ru_maxrss`` of a process started
+    by ``subprocess`` also counts the parent's peak (Linux records it at
+    ``exec``), which made every child report the parent's models."""
     if device.startswith('cuda'):
         return torch.cuda.max_memory_allocated() / 2**30
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
