@@ -108,7 +108,7 @@ def build(cfg, args, optimizations=OPTIMIZATIONS):
     if unknown:
         raise ValueError(f'unknown optimizations {sorted(unknown)}; '
                          f'choose from {OPTIMIZATIONS}')
-    cfg = copy.deepcopy(cfg)  # a shallow copy shares model dicts: paths
+    cfg = copy.deepcopy(cfg)  # a shallow copy would share model dicts
     cfg.model.reuse_image_kv = 'reuse_image_kv' in optimizations
     if 'mlm_head' in cfg.model and \
             'mlm_logits_at_labels_only' not in optimizations:
