@@ -10,17 +10,15 @@ Checkpoints (``load_from``, ``--resume``) are read with
 unpickling for files that need it (it can run code stored in the file).
 """
 import argparse
-import logging
 import os
 import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import albef_mm  # noqa: F401
-from albef_mm.engine.optimizers import cpu_has_fast_bf16
+from albef_mm.engine.optimizers import use_mixed_precision
 from albef_mm.registry import RUNNERS
 
 KNOWN_TOP_LEVEL = (
@@ -98,19 +96,9 @@ def apply_common_args(cfg: Config, args) -> Config:
 
 def merge_args(cfg: Config, args) -> Config:
     apply_common_args(cfg, args)
-    if args.amp and not torch.cuda.is_available():
-        # MMEngine's AmpOptimWrapper asserts a GPU; bf16 needs no scaler.
-        cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
-        if not cpu_has_fast_bf16():
-            print_log('--amp on a CPU without AMX / AVX-512-BF16: bf16 '
-                      'autocast runs, but is usually slower than float32',
-                      logger='current', level=logging.WARNING)
-    elif args.amp:
-        dtype = 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('dtype', dtype)
-        if dtype == 'float16':
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.amp:
+        use_mixed_precision(
+            cfg.optim_wrapper, 'cuda' if torch.cuda.is_available() else 'cpu')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -13,7 +13,8 @@ from mmengine.registry import DefaultScope
 
 from albef_mm.engine import run_train_iteration
 from albef_mm.engine.optimizers import (BF16AutocastOptimWrapper,
-                                        autocast_wrapper)
+                                        autocast_wrapper,
+                                        use_mixed_precision)
 from albef_mm.registry import MODELS
 from albef_mm.testing import CONFIG_ROOT
 from albef_mm.testing.tiny import REPO_ROOT, tiny_pretrain_model_cfg
@@ -151,3 +152,32 @@ def test_gradient_accumulation_skips_ddp_sync_until_the_update():
         optim.update_params(out.float().sum())
     assert out.dtype == torch.bfloat16
     assert seen == [1, 1, 2, 2]
+
+
+@pytest.mark.parametrize('bf16_ok, dtype, scale', [
+    (True, 'bfloat16', None), (False, 'float16', 'dynamic')])
+def test_mixed_precision_on_cuda_uses_amp_with_the_best_dtype(
+        bf16_ok, dtype, scale):
+    with mock.patch.object(torch.cuda, 'is_bf16_supported',
+                           return_value=bf16_ok):
+        cfg = use_mixed_precision(dict(type='OptimWrapper', optimizer={}),
+                                  'cuda:0')
+        assert cfg['type'] == 'AmpOptimWrapper' and cfg['dtype'] == dtype
+        assert cfg.get('loss_scale') == scale
+        # a dtype the config chose is kept
+        kept = use_mixed_precision(dict(dtype='float16'), 'cuda')
+        assert kept == dict(type='AmpOptimWrapper', dtype='float16',
+                            loss_scale='dynamic')
+
+
+@pytest.mark.parametrize('fast', [True, False])
+def test_mixed_precision_on_cpu_uses_the_autocast_wrapper(fast, capsys):
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('albef_mixed_precision_test')
+    with mock.patch.object(autocast_wrapper, 'cpu_has_fast_bf16',
+                           return_value=fast):
+        cfg = use_mixed_precision(dict(type='OptimWrapper'), 'cpu')
+    assert cfg == dict(type='BF16AutocastOptimWrapper')
+    out = capsys.readouterr()
+    warned = 'without AMX / AVX-512-BF16' in out.out + out.err
+    assert warned is not fast

@@ -49,6 +49,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from albef_mm.apis import init_model
 from albef_mm.engine import run_train_iteration
+from albef_mm.engine.optimizers import use_mixed_precision
 
 
 def parse_args(argv=None):
@@ -122,10 +123,7 @@ def build(cfg, args, optimizations=OPTIMIZATIONS):
     if 'fused_adamw' not in optimizations:
         optim_cfg.optimizer = dict(optim_cfg.optimizer, fused=False)
     if args.amp:
-        if args.device.startswith('cuda'):
-            optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
-        else:  # MMEngine's AmpOptimWrapper asserts a GPU
-            optim_cfg.update(type='BF16AutocastOptimWrapper')
+        use_mixed_precision(optim_cfg, args.device)
     return model, build_optim_wrapper(model, optim_cfg)
 
 

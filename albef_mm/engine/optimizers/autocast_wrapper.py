@@ -9,10 +9,12 @@ times faster than float32 ones: this wrapper is the ``--amp`` path of
 The model keeps its float32 islands (ITC similarities, distillation
 softmaxes, queues, MLM logits) exactly as under ``AmpOptimWrapper``.
 """
+import logging
 from contextlib import contextmanager
 from typing import Optional
 
 import torch
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from torch import nn
 
@@ -56,3 +58,31 @@ class BF16AutocastOptimWrapper(OptimWrapper):
         with super().optim_context(model), torch.autocast(
                 device_type=device, dtype=torch.bfloat16):
             yield
+
+
+def use_mixed_precision(optim_wrapper: dict, device: str) -> dict:
+    """Switch an ``optim_wrapper`` config to mixed precision on ``device``
+    (the ``--amp`` of ``tools/train.py`` and ``benchmark.py``), in place.
+
+    CUDA: MMEngine's ``AmpOptimWrapper``, bfloat16 where the GPU supports
+    it, else float16 with a dynamic loss scale (a ``dtype`` / ``loss_scale``
+    the config sets is kept). Any other device: ``BF16AutocastOptimWrapper``
+    (``AmpOptimWrapper`` asserts a GPU; bf16 needs no loss scaler), with a
+    warning on a CPU without AMX / AVX-512-BF16, where bf16 is slow.
+
+    Returns:
+        dict: ``optim_wrapper``.
+    """
+    if device.startswith('cuda'):
+        dtype = 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+        optim_wrapper['type'] = 'AmpOptimWrapper'
+        optim_wrapper.setdefault('dtype', dtype)
+        if optim_wrapper['dtype'] == 'float16':
+            optim_wrapper.setdefault('loss_scale', 'dynamic')
+        return optim_wrapper
+    optim_wrapper['type'] = 'BF16AutocastOptimWrapper'
+    if device.startswith('cpu') and not cpu_has_fast_bf16():
+        print_log('mixed precision on a CPU without AMX / AVX-512-BF16: bf16 '
+                  'autocast runs, but is usually slower than float32',
+                  logger='current', level=logging.WARNING)
+    return optim_wrapper
