@@ -3,18 +3,20 @@
 Usage:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
-        [--trust-checkpoint]
+        [--trust-checkpoint] [--default-malloc]
 
 CHECKPOINT may be an albef_mm checkpoint or an original ALBEF file (a
 pre-training ``{'model': ...}`` checkpoint or a released fine-tuned state
-dict without momentum weights); keys are converted and reported.
+dict without momentum weights); keys are converted and reported. On a
+machine without CUDA freed tensor memory is kept for reuse, as in
+tools/train.py (``--default-malloc`` to leave the allocator as it is).
 """
 import argparse
 
 from mmengine.config import Config, DictAction
 
-from train import (apply_common_args, build_runner,  # noqa: E402
-                   setup_cpu_distributed)
+from train import (add_malloc_arg, apply_common_args,  # noqa: E402
+                   build_runner, setup_cpu_distributed, tune_cpu_allocator)
 
 import albef_mm  # noqa: F401,E402
 
@@ -35,12 +37,14 @@ def parse_args(argv=None):
                         'loaded: use only for files you trust)')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
+    add_malloc_arg(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    tune_cpu_allocator(args)
     cfg = apply_common_args(Config.fromfile(args.config), args)
     cfg.load_from = args.checkpoint
     cfg.resume = False

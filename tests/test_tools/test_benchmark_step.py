@@ -58,6 +58,8 @@ def test_decompose_times_the_ladder_with_equal_gradients(tmp_path):
     assert gflop['optimized'] == pytest.approx(
         gflop['+mlm_logits_at_labels_only'])
     assert result['flops'] / 1e9 == pytest.approx(gflop['optimized'])
+    for name in benchmark.LADDER:
+        assert result[name]['page_faults_per_step'] >= 0
     for name in ('+reuse_image_kv', '+mlm_logits_at_labels_only'):
         row = result[name]
         assert row['speedup_over_reference'] == pytest.approx(
@@ -133,3 +135,17 @@ def test_child_peak_memory_excludes_the_parents(tmp_path):
     assert 0.05 < child < 0.9, child  # torch + mmengine imported, no 1 GiB
     assert benchmark.peak_memory_gib('cpu') >= 1.0
     del held
+
+
+def test_page_fault_counter_sees_fresh_memory():
+    """In a fresh process (this one may keep freed memory for reuse)."""
+    import subprocess
+    code = ('import sys, torch; sys.path.insert(0, %r); import benchmark; '
+            'before = benchmark.minor_page_faults(); '
+            'x = torch.ones(64 * 2**20); '
+            'print(benchmark.minor_page_faults() - before)'
+            % osp.join(REPO_ROOT, 'tools', 'analysis'))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True)
+    faults = int(out.stdout.strip().splitlines()[-1])
+    assert faults > 50000, faults  # 65,536 pages of 4 KiB touched

@@ -4,7 +4,8 @@ percentiles, peak memory, FLOPs, and the speed-up over the reference path.
 Usage:
     python tools/analysis/benchmark.py CONFIG [--batch-size 8] [--iters 10]
         [--warmup 3] [--text-length 25] [--reference] [--compile] [--amp]
-        [--device cpu|cuda] [--threads N] [--json OUT.json]
+        [--device cpu|cuda] [--threads N] [--default-malloc]
+        [--json OUT.json]
 
 Each step is a full training iteration as the runner does it
 (``run_train_iteration``: momentum EMA, forward of every loss, backward,
@@ -31,6 +32,10 @@ CPU), so the four paths of ``--decompose`` need about 25 GiB. Peak memory
 is measured per path in a child process (CPU: peak resident set size;
 CUDA: peak allocated). ``--compile`` times ``torch.compile`` of the model
 as one more path. FLOPs per step come from ``torch.utils.flop_counter``.
+On a CPU, freed tensor memory is kept for reuse as in tools/train.py (no
+page faults on re-used activations, for every path alike; each path
+reports its page faults per step); ``--default-malloc`` measures with
+glibc's default allocator instead.
 """
 import argparse
 import copy
@@ -50,6 +55,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from albef_mm.apis import init_model
 from albef_mm.engine import run_train_iteration
 from albef_mm.engine.optimizers import use_mixed_precision
+from albef_mm.utils import keep_freed_cpu_memory
 
 
 def parse_args(argv=None):
@@ -73,6 +79,9 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cuda' if
                         torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--default-malloc', action='store_true',
+                        help='CPU: keep glibc malloc as it is (default: '
+                        'freed tensor memory kept for reuse)')
     parser.add_argument('--json', default=None, help='write results here')
     parser.add_argument('--memory-of', default=None,
                         choices=('optimized', 'reference'),
@@ -194,6 +203,12 @@ def peak_memory_gib(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def minor_page_faults() -> int:
+    """Page faults of this process so far (first touches of fresh
+    pages); CPU steps that re-use freed memory take almost none."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def child_peak(args, which: str) -> float:
     """Peak memory of ``--warmup + 2`` steps of one path, in a fresh
     process."""
@@ -205,6 +220,8 @@ def child_peak(args, which: str) -> float:
         cmd += ['--threads', str(args.threads)]
     if args.amp:
         cmd.append('--amp')
+    if args.default_malloc:
+        cmd.append('--default-malloc')
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -213,6 +230,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    malloc_kept = (args.device == 'cpu' and not args.default_malloc
+                   and keep_freed_cpu_memory())
     cfg = Config.fromfile(args.config)
     if args.memory_of:
         model, optim = build(cfg, args, LADDER[args.memory_of])
@@ -232,6 +251,7 @@ def main(argv=None):
     result = dict(config=args.config, batch_size=args.batch_size,
                   image_size=batch[0].shape[-1], device=args.device,
                   threads=torch.get_num_threads(), amp=args.amp,
+                  malloc_kept=malloc_kept,
                   params_m=sum(p.numel() for p in model.parameters()
                                if p.requires_grad) / 1e6)
     path_flops = {}
@@ -254,25 +274,31 @@ def main(argv=None):
     print(f"{args.config}: {result['params_m']:.1f} M trainable parameters,"
           f" batch {args.batch_size}, {result['image_size']} px, text "
           f'{args.text_length} tokens, device {args.device}'
-          f'{", bf16 autocast" if args.amp else ""}, '
+          f'{", bf16 autocast" if args.amp else ""}'
+          f'{", freed memory kept" if malloc_kept else ""}, '
           f"{result['threads']} threads", flush=True)
     for step in paths.values():
         for _ in range(args.warmup):
             step()
     times = {name: [] for name in paths}
+    faults = {name: 0 for name in paths}
     for _ in range(args.iters):  # interleaved: both see the same machine
         for name, step in paths.items():
             sync(args.device)
+            faults[name] -= minor_page_faults()
             start = time.perf_counter()
             step()
             sync(args.device)
             times[name].append(time.perf_counter() - start)
+            faults[name] += minor_page_faults()
     for name, ts in times.items():
         ts = sorted(ts)
         mean = statistics.mean(ts)
         row = dict(s_per_iter=mean, samples_per_s=args.batch_size / mean,
                    p50=ts[len(ts) // 2], p90=ts[int(0.9 * (len(ts) - 1))],
                    max=ts[-1])
+        if args.device == 'cpu':
+            row['page_faults_per_step'] = faults[name] / args.iters
         flops = path_flops.get(name, result['flops'])  # compiled: model's
         row['gflop_per_step'] = flops / 1e9
         row['tflops_per_s'] = flops / mean / 1e12
@@ -287,7 +313,9 @@ def main(argv=None):
               f"{flops / 1e9:9.1f} GFLOP/step, "
               f"{row['tflops_per_s'] * 1e3:7.1f} GFLOP/s"
               + (f", peak {row['peak_memory_gib']:.2f} GiB"
-                 if 'peak_memory_gib' in row else ''), flush=True)
+                 if 'peak_memory_gib' in row else '')
+              + (f", {row['page_faults_per_step']:,.0f} page faults/step"
+                 if 'page_faults_per_step' in row else ''), flush=True)
     if args.reference:
         result['speedup'] = (result['reference']['s_per_iter'] /
                              result['optimized']['s_per_iter'])

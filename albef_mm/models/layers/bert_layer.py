@@ -109,6 +109,7 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(kv_width, hidden_size)
         self.value = nn.Linear(kv_width, hidden_size)
         self.attn_drop = attn_drop
+        self.explicit_dropout_on_cpu = True
         # Grad-CAM support: set only by ``capture_attention`` (a context),
         # then the eager path keeps the attention probabilities and their
         # gradient.
@@ -140,15 +141,12 @@ class BertSelfAttention(nn.Module):
             src = hidden if kv is None else kv
             k, v = self._split(self.key(src)), self._split(self.value(src))
         drop = self.attn_drop if self.training else 0.0
-        if self.save_attention:
-            scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
-            if mask is not None:
-                scores = scores + mask
-            probs = scores.softmax(dim=-1)
-            self.attention_map = probs
-            if probs.requires_grad:
-                probs.register_hook(self._save_grad)
-            context = F.dropout(probs, drop, self.training) @ v
+        if self.save_attention or (drop > 0 and q.device.type == 'cpu'
+                                   and self.explicit_dropout_on_cpu):
+            # CPU SDPA has no kernel with dropout: its fallback scales the
+            # transposed keys (a strided copy of every key) before the
+            # product; the explicit form scales the scores, as the original.
+            context = self._explicit_attention(q, k, v, mask, drop)
         else:
             if mask is not None:
                 mask = mask.to(q.dtype)
@@ -156,6 +154,19 @@ class BertSelfAttention(nn.Module):
                 q, k, v, attn_mask=mask, dropout_p=drop)
         b, _, n, _ = context.shape
         return context.transpose(1, 2).reshape(b, n, -1)
+
+    def _explicit_attention(self, q, k, v, mask, drop: float) -> torch.Tensor:
+        """softmax(q·kᵀ/√d + mask), dropout, · v; keeps the probabilities and
+        their gradient when ``save_attention`` is set."""
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
+        if mask is not None:
+            scores = scores + mask
+        probs = scores.softmax(dim=-1)
+        if self.save_attention:
+            self.attention_map = probs
+            if probs.requires_grad:
+                probs.register_hook(self._save_grad)
+        return F.dropout(probs, drop, self.training) @ v
 
     def project_kv(self, kv: torch.Tensor):
         """Key/value projections of ``kv``, head-split, for re-use."""

@@ -1,0 +1,133 @@
+"""keep_freed_cpu_memory: glibc keeps freed tensor memory (no page faults
+on re-use), other C libraries are left alone, and the tools apply it on
+CPU-only machines unless --default-malloc."""
+import importlib.util
+import os.path as osp
+import platform
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from albef_mm.testing.tiny import REPO_ROOT
+from albef_mm.utils import cpu_allocator
+
+ON_GLIBC = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
+
+# Allocate and free a 64 MiB tensor five times; print whether the tuning
+# was applied and the page faults of each allocation.
+FAULTS = '''
+import resource, sys, torch
+from albef_mm.utils import keep_freed_cpu_memory
+kept = keep_freed_cpu_memory() if sys.argv[1] == 'keep' else False
+faults = []
+for _ in range(5):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    x = torch.ones(16 * 2**20)
+    del x
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(kept, *faults)
+'''
+
+
+def _faults(mode):
+    out = subprocess.run([sys.executable, '-c', FAULTS, mode],
+                         capture_output=True, text=True, check=True)
+    kept, *faults = out.stdout.strip().splitlines()[-1].split()
+    return kept == 'True', [int(f) for f in faults]
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason='needs glibc on Linux')
+def test_freed_memory_is_reused_without_page_faults():
+    kept, default = _faults('default')
+    assert not kept
+    # glibc maps every 64 MiB block afresh: 16,384 pages faulted each time.
+    assert min(default) > 10000, default
+    kept, tuned = _faults('keep')
+    assert kept
+    assert max(tuned[2:]) < 100, tuned  # steady state: the heap is re-used
+
+
+def _logged(monkeypatch):
+    messages = []
+    monkeypatch.setattr(cpu_allocator, 'print_log',
+                        lambda msg, logger=None: messages.append(msg))
+    return messages
+
+
+def test_other_c_libraries_are_left_alone(monkeypatch):
+    messages = _logged(monkeypatch)
+    monkeypatch.setattr(cpu_allocator.platform, 'libc_ver',
+                        lambda: ('musl', '1.2'))
+    assert cpu_allocator.keep_freed_cpu_memory() is False
+    assert len(messages) == 1
+    assert 'needs glibc on Linux' in messages[0] and 'musl' in messages[0]
+
+
+@pytest.mark.parametrize('refused', ['M_MMAP_MAX', 'M_TRIM_THRESHOLD'])
+def test_a_refused_setting_is_reported(monkeypatch, refused):
+    messages = _logged(monkeypatch)
+    calls = []
+
+    def mallopt(param, value):
+        calls.append((param, value))
+        return 0 if param == getattr(cpu_allocator, refused) else 1
+
+    monkeypatch.setattr(cpu_allocator, '_glibc',
+                        lambda: SimpleNamespace(mallopt=mallopt))
+    assert cpu_allocator.keep_freed_cpu_memory() is False
+    expected = [(cpu_allocator.M_MMAP_MAX, 0),
+                (cpu_allocator.M_TRIM_THRESHOLD, 2**31 - 1)]
+    assert calls == expected[:1 if refused == 'M_MMAP_MAX' else 2]
+    assert len(messages) == 1 and f'{refused}' in messages[0]
+    assert 'failed' in messages[0]
+
+
+def test_success_is_logged(monkeypatch):
+    messages = _logged(monkeypatch)
+    monkeypatch.setattr(cpu_allocator, '_glibc', lambda: SimpleNamespace(
+        mallopt=lambda param, value: 1))
+    assert cpu_allocator.keep_freed_cpu_memory() is True
+    assert len(messages) == 1 and 'kept for reuse' in messages[0]
+
+
+def _train_tool():
+    spec = importlib.util.spec_from_file_location(
+        'albef_train_tool_malloc', osp.join(REPO_ROOT, 'tools', 'train.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.mark.parametrize('cuda,flag,applied', [
+    (False, False, True), (False, True, False), (True, False, False)])
+def test_tools_apply_it_on_cpu_only_machines(monkeypatch, cuda, flag,
+                                             applied):
+    tool = _train_tool()
+    calls = []
+    monkeypatch.setattr(tool, 'keep_freed_cpu_memory',
+                        lambda: calls.append(1) or True)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    args = tool.parse_args(['cfg.py'] + (['--default-malloc'] if flag
+                                         else []))
+    assert args.default_malloc is flag
+    assert tool.tune_cpu_allocator(args) is applied
+    assert len(calls) == int(applied)
+
+
+def test_benchmark_passes_the_choice_to_its_memory_child(monkeypatch):
+    sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis'))
+    import benchmark
+    seen = []
+
+    def run(cmd, **kwargs):
+        seen.append(cmd)
+        return SimpleNamespace(stdout='log line\n1.5\n')
+
+    monkeypatch.setattr(benchmark.subprocess, 'run', run)
+    for flag in ([], ['--default-malloc']):
+        args = benchmark.parse_args(['cfg.py', '--device', 'cpu'] + flag)
+        assert benchmark.child_peak(args, 'optimized') == 1.5
+        assert ('--default-malloc' in seen[-1]) is bool(flag)
