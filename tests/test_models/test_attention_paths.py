@@ -64,3 +64,21 @@ def test_sdpa_without_dropout(monkeypatch, mode):
     calls = _count_sdpa(monkeypatch)
     attn(*_inputs())
     assert calls == [0.0]
+
+
+def test_capture_keeps_probabilities_and_their_gradient():
+    from albef_mm.models.layers.bert_layer import capture_attention
+    torch.manual_seed(0)
+    attn = BertSelfAttention(32, 4, kv_width=24).eval()
+    hidden, image, mask = _inputs()
+    with capture_attention(attn):
+        out = attn(hidden, image, mask)
+        probs = attn.attention_map
+        assert probs.shape == (3, 4, 5, 9)
+        torch.testing.assert_close(probs.sum(-1), torch.ones(3, 4, 5))
+        assert probs[0, ..., 7:].abs().max() == 0  # masked keys
+        expected, = torch.autograd.grad(out.pow(2).sum(), probs,
+                                        retain_graph=True)
+        out.pow(2).sum().backward()
+        torch.testing.assert_close(attn.attention_gradients, expected)
+    assert attn.attention_map is None and attn.attention_gradients is None

@@ -131,3 +131,31 @@ def test_benchmark_passes_the_choice_to_its_memory_child(monkeypatch):
         args = benchmark.parse_args(['cfg.py', '--device', 'cpu'] + flag)
         assert benchmark.child_peak(args, 'optimized') == 1.5
         assert ('--default-malloc' in seen[-1]) is bool(flag)
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize('tool_name', ['train', 'test'])
+def test_tool_mains_tune_the_allocator_first(monkeypatch, tool_name):
+    """main() of tools/train.py and tools/test.py asks for the tuning with
+    the parsed arguments before reading the config."""
+    tools = osp.join(REPO_ROOT, 'tools')
+    monkeypatch.syspath_prepend(tools)  # tools/test.py imports train
+    spec = importlib.util.spec_from_file_location(
+        f'albef_{tool_name}_tool_main', osp.join(tools, tool_name + '.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    seen = []
+
+    def tune(args):
+        seen.append(args)
+        raise _Stop
+
+    monkeypatch.setattr(tool, 'tune_cpu_allocator', tune)
+    argv = ['missing_config.py'] + (['ckpt.pth'] if tool_name == 'test'
+                                    else []) + ['--default-malloc']
+    with pytest.raises(_Stop):
+        tool.main(argv)
+    assert len(seen) == 1 and seen[0].default_malloc is True
