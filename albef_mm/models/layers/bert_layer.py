@@ -95,6 +95,12 @@ class BertSelfAttention(nn.Module):
         kv_width (int): Input width of the key/value projections (the image
             width for cross-attention).
         attn_drop (float): Dropout on the attention probabilities.
+
+    Attributes:
+        explicit_dropout_on_cpu (bool): Training with attention dropout on
+            CPU tensors computes the softmax explicitly instead of through
+            SDPA (same dropout draws, faster there). True by default; False
+            always uses SDPA outside Grad-CAM capture.
     """
 
     def __init__(self, hidden_size: int, num_heads: int, kv_width: int,
