@@ -16,14 +16,14 @@ from albef_mm.utils import cpu_allocator
 
 ON_GLIBC = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
 
-# Allocate and free a 64 MiB tensor five times; print whether the tuning
+# Allocate and free a 64 MiB tensor six times; print whether the tuning
 # was applied and the page faults of each allocation.
 FAULTS = '''
 import resource, sys, torch
 from albef_mm.utils import keep_freed_cpu_memory
 kept = keep_freed_cpu_memory() if sys.argv[1] == 'keep' else False
 faults = []
-for _ in range(5):
+for _ in range(6):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     x = torch.ones(16 * 2**20)
     del x
@@ -47,7 +47,11 @@ def test_freed_memory_is_reused_without_page_faults():
     assert min(default) > 10000, default
     kept, tuned = _faults('keep')
     assert kept
-    assert max(tuned[2:]) < 100, tuned  # steady state: the heap is re-used
+    # Steady state: the heap is re-used. (One of the first allocations may
+    # still extend the heap, when a small block has landed after the
+    # first one's hole.)
+    assert max(tuned[-3:]) < 100, tuned
+    assert sum(f > 10000 for f in tuned) <= 2, tuned
 
 
 def _logged(monkeypatch):
@@ -93,9 +97,11 @@ def test_success_is_logged(monkeypatch):
     assert len(messages) == 1 and 'kept for reuse' in messages[0]
 
 
-def _train_tool():
+def _load_tool(name):
+    """tools/<name>.py as a fresh module (the caller puts tools/ on the
+    path where the tool imports its siblings)."""
     spec = importlib.util.spec_from_file_location(
-        'albef_train_tool_malloc', osp.join(REPO_ROOT, 'tools', 'train.py'))
+        f'albef_{name}_tool_malloc', osp.join(REPO_ROOT, 'tools', name + '.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
@@ -105,7 +111,7 @@ def _train_tool():
     (False, False, True), (False, True, False), (True, False, False)])
 def test_tools_apply_it_on_cpu_only_machines(monkeypatch, cuda, flag,
                                              applied):
-    tool = _train_tool()
+    tool = _load_tool('train')
     calls = []
     monkeypatch.setattr(tool, 'keep_freed_cpu_memory',
                         lambda: calls.append(1) or True)
@@ -141,12 +147,9 @@ class _Stop(Exception):
 def test_tool_mains_tune_the_allocator_first(monkeypatch, tool_name):
     """main() of tools/train.py and tools/test.py asks for the tuning with
     the parsed arguments before reading the config."""
-    tools = osp.join(REPO_ROOT, 'tools')
-    monkeypatch.syspath_prepend(tools)  # tools/test.py imports train
-    spec = importlib.util.spec_from_file_location(
-        f'albef_{tool_name}_tool_main', osp.join(tools, tool_name + '.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    # tools/test.py imports train
+    monkeypatch.syspath_prepend(osp.join(REPO_ROOT, 'tools'))
+    tool = _load_tool(tool_name)
     seen = []
 
     def tune(args):
