@@ -1,11 +1,13 @@
-"""How many page faults touching fresh memory costs on this machine, for
-tests that count them (the granularity depends on the kernel's
-transparent-huge-page mode)."""
+"""Facts about this machine's memory for tests that count page faults: the
+C library, and how much memory one fault maps (which depends on the
+kernel's transparent-huge-page mode)."""
+import platform
+
 SMALL_PAGE = 4096
 HUGE_PAGE = 2 * 2**20
-
-
 THP_MODE = '/sys/kernel/mm/transparent_hugepage/enabled'
+# Whether the allocator tuning can apply (glibc on Linux).
+ON_GLIBC = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
 
 
 def fault_granularity(thp_mode_file: str = THP_MODE) -> int:

@@ -1,7 +1,6 @@
 """tools/analysis/benchmark.py (--reference --decompose, --amp on a CPU)
 and benchmark_compile_blocks.py, on the tiny Shapes model."""
 import os.path as osp
-import platform
 import sys
 
 import pytest
@@ -9,7 +8,7 @@ import torch
 from mmengine.config import Config
 
 from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.page_faults import expected_faults
+from albef_mm.testing.page_faults import ON_GLIBC, expected_faults
 from albef_mm.testing.tiny import REPO_ROOT
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis'))
@@ -17,7 +16,6 @@ import benchmark  # noqa: E402
 import benchmark_compile_blocks  # noqa: E402
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
-ON_GLIBC = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
 VOCAB = osp.join(REPO_ROOT, 'data', 'shapes', 'vocab.txt')
 needs_vocab = pytest.mark.skipif(
     not osp.exists(VOCAB), reason='data/shapes/vocab.txt missing: run '

@@ -3,7 +3,6 @@ on re-use), other C libraries are left alone, and the tools apply it on
 CPU-only machines unless --default-malloc."""
 import importlib.util
 import os.path as osp
-import platform
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -11,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from albef_mm.testing.page_faults import expected_faults, fault_granularity
+from albef_mm.testing.page_faults import (ON_GLIBC, expected_faults,
+                                          fault_granularity)
 from albef_mm.testing.tiny import REPO_ROOT
 from albef_mm.utils import cpu_allocator
 
-ON_GLIBC = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
 
 # Allocate and free a 64 MiB tensor six times; print whether the tuning
 # was applied and the page faults of each allocation.
@@ -102,8 +101,9 @@ def test_success_is_logged(monkeypatch):
 def _load_tool(name):
     """tools/<name>.py as a fresh module (the caller puts tools/ on the
     path where the tool imports its siblings)."""
+    path = osp.join(REPO_ROOT, 'tools', name + '.py')
     spec = importlib.util.spec_from_file_location(
-        f'albef_{name}_tool_malloc', osp.join(REPO_ROOT, 'tools', name + '.py'))
+        f'albef_{name}_tool_malloc', path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
