@@ -5,7 +5,7 @@ import glob
 import os.path as osp
 from typing import Dict, List, Optional
 
-from albef_mm.testing.tiny import CONFIG_ROOT
+from albef_mm.utils import config_path
 
 RELEASE = ('released by the ALBEF authors (github.com/salesforce/ALBEF, '
            '"Download" section): download it and pass its path')
@@ -72,7 +72,7 @@ def model_info(name: str) -> dict:
         f'produced locally by `python tools/train.py configs/albef/{config}`'
         if config.endswith('shapes_tiny.py') else
         'produced locally by training its config')
-    return dict(name=name, config=osp.join(CONFIG_ROOT, 'albef', config),
+    return dict(name=name, config=config_path('albef', config),
                 task=task, weights=weights, source=source)
 
 
