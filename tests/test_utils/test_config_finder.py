@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 
 import albef_mm
-from albef_mm.utils import config_root as finder
+from albef_mm.utils import config_finder as finder
 from albef_mm.utils import config_path, config_root
 
 REPO = osp.dirname(osp.dirname(osp.abspath(albef_mm.__file__)))
