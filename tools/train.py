@@ -23,6 +23,9 @@ from mmengine.runner import Runner
 
 import albef_mm  # noqa: F401
 from albef_mm.engine.optimizers import use_mixed_precision
+# re-exported: the test-after-train step of main()
+from albef_mm.engine.runner.test_after_train import (  # noqa: F401
+    best_checkpoint, run_test_after_train)
 from albef_mm.registry import RUNNERS
 from albef_mm.utils import keep_freed_cpu_memory
 
@@ -153,49 +156,6 @@ def build_runner(cfg: Config):
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
-
-
-def best_checkpoint(runner):
-    """``(path, metric, score)`` of the best-validation checkpoint the run's
-    ``CheckpointHook`` (``save_best``) wrote, or None when it keeps none
-    (no ``save_best``, or no validation ran). With several ``save_best``
-    keys, the first one decides."""
-    from mmengine.hooks import CheckpointHook
-    hook = next((h for h in runner.hooks if isinstance(h, CheckpointHook)),
-                None)
-    if hook is None or not hook.save_best:
-        return None
-    keys = hook.key_indicators
-    info = runner.message_hub.runtime_info
-    suffix = '' if len(keys) == 1 else f'_{keys[0]}'
-    path = info.get(f'best_ckpt{suffix}')
-    if not path:
-        return None
-    return path, keys[0], info.get(f'best_score{suffix}')
-
-
-def run_test_after_train(runner):
-    """Test the weights the paper's protocol reports: those of the best
-    validation epoch when the config keeps a best checkpoint (ALBEF's
-    Retrieval.py tests the best-val epoch's model), else the last epoch's.
-    Logs and prints which weights were tested."""
-    from mmengine.dist import barrier
-    best = best_checkpoint(runner)
-    if best is None:
-        message = (f'Testing the last weights (epoch {runner.epoch}): the '
-                   'config keeps no best checkpoint (no save_best in '
-                   'default_hooks.checkpoint, or no validation ran).')
-    else:
-        path, key, score = best
-        barrier()  # rank 0 may still be writing the file
-        checkpoint = runner.load_checkpoint(path)
-        epoch = checkpoint.get('meta', {}).get('epoch', '?')
-        message = (f'Testing the best checkpoint {osp.basename(path)} '
-                   f'(epoch {epoch}, val {key} = {score:.4f}) instead of '
-                   f'the last weights (epoch {runner.epoch}).')
-    runner.logger.info(message)
-    print(message, flush=True)
-    return runner.test()
 
 
 def main(argv=None):

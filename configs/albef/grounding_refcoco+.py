@@ -2,9 +2,10 @@
 # Grounding.yaml): retrieval fine-tuning on (expression, image) pairs from a
 # pre-trained checkpoint, 5 epochs, lr 1e-5 -> 1e-6 cosine, batch 32 x 8 GPUs;
 # ITM Grad-CAM on the 3rd fusion layer ranks the MAttNet proposals; the best
-# checkpoint by val_d.
-#   bash tools/dist_train.sh configs/albef/grounding_refcoco+.py 8 \
-#       --cfg-options load_from=checkpoints/ALBEF.pth
+# checkpoint by val_d is kept and, after training, tested on testA / testB
+# (as Grounding.py reads the test figures of the best val_d epoch); the log
+# names the weights and the split of every test figure.
+#   bash tools/dist_train.sh configs/albef/grounding_refcoco+.py 8
 #   python tools/test.py configs/albef/grounding_refcoco+.py \
 #       checkpoints/refcoco.pth   # the released grounding checkpoint
 # ITC Grad-CAM instead: --cfg-options model.gradcam_head.mode=itc
@@ -36,3 +37,4 @@ default_hooks = dict(
     checkpoint=dict(interval=1, max_keep_ckpts=1,
                     save_best='grounding/val_d', rule='greater'))
 test_evaluator = dict(type='GroundingAccuracy', baselines=True)
+test_after_train = True

@@ -4,9 +4,10 @@
 # image pair is drawn from image-image similarities: (own, similar) ->
 # label 0, (similar, own) -> 1, (similar, similar) -> 2 ("neither").
 #   tools/dist_train.sh configs/albef/nlvr2_ta_pretrain.py 8
-# load_from: a pre-training checkpoint (ALBEF_4M.pth / ALBEF.pth or
-# albef_mm); fusion layer l initialises both layers of pair l. The result
-# is the load_from of configs/albef/nlvr2.py.
+# load_from: the 14M pre-training checkpoint (nlvr2_ta_pretrain_4m.py: the
+# 4M one; both train on the 4M corpus, as the paper's TA step); original or
+# albef_mm format; fusion layer l initialises both layers of pair l. The
+# result is the load_from of configs/albef/nlvr2.py (nlvr2_4m.py).
 # DDP: the projections kept from pre-training receive no gradient; the
 # model freezes them, so no find_unused_parameters is needed.
 _base_ = [
@@ -36,7 +37,7 @@ model = dict(
     ta_head=dict(type='ALBEFClsHead', in_channels=768, num_classes=3,
                  with_hidden=False),
     vision_width=768, embed_dim=256, temp=0.07)
-load_from = 'checkpoints/ALBEF_4M.pth'
+load_from = 'checkpoints/ALBEF.pth'  # 14M
 
 max_epochs = 1
 optim_wrapper = dict(

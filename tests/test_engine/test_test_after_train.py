@@ -10,6 +10,8 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 from albef_mm.datasets import generate_shapes
+from albef_mm.engine.runner.test_after_train import (figure_lines,
+                                                     evaluated_split_files)
 from albef_mm.testing import CONFIG_ROOT
 from albef_mm.testing.tiny import REPO_ROOT
 
@@ -100,6 +102,15 @@ def test_best_validation_checkpoint_is_tested(shapes, tmp_path, capsys):
     assert ('Testing the best checkpoint best_check_countdown_epoch_1.pth '
             '(epoch 1, val check/countdown = 2.0000)') in out
     assert 'instead of the last weights (epoch 2)' in out
+    # every test figure names its weights and split
+    figures = [line for line in out.splitlines()
+               if line.startswith('test figure ')]
+    assert figures and all(
+        line.endswith('| weights: best_check_countdown_epoch_1.pth (epoch 1, '
+                      'best val check/countdown = 2.0000) | split: '
+                      'retrieval_test.json') for line in figures), figures
+    assert any(line.startswith('test figure retrieval/r_mean = ')
+               for line in figures), figures
     tested = _weights(runner.model)
     assert not _same(by_epoch[1], by_epoch[2])  # training moved the weights
     assert _same(tested, by_epoch[1])
@@ -112,4 +123,64 @@ def test_without_save_best_the_last_weights_are_tested(shapes, tmp_path,
     out = capsys.readouterr().out
     assert 'Testing the last weights (epoch 2): the config keeps no best ' \
         'checkpoint' in out
+    assert '| weights: last weights (epoch 2) | split: ' \
+        'retrieval_test.json' in out
     assert _same(_weights(runner.model), by_epoch[2])
+
+
+def test_figure_lines_name_weights_and_split_and_skip_counts():
+    lines = figure_lines({'grounding/testA_d': 0.5, 'grounding/testB_d': 0.25,
+                          'grounding/num_testA': 10, 'note': 'text'},
+                         'best.pth (epoch 3)', ['a.json', 'b.json'])
+    assert lines == [
+        'test figure grounding/testA_d = 0.5000 | weights: best.pth (epoch 3)'
+        ' | split: a.json, b.json',
+        'test figure grounding/testB_d = 0.2500 | weights: best.pth (epoch 3)'
+        ' | split: a.json, b.json']
+
+
+class _Runner:
+    def __init__(self, cfg):
+        self.cfg = Config(cfg)
+
+
+def test_evaluated_split_files_from_the_test_dataset():
+    def files(dataset):
+        return evaluated_split_files(_Runner(dict(
+            test_dataloader=dict(dataset=dataset))))
+
+    assert files(dict(ann_file='data/nlvr2/nlvr_test.json')) == [
+        'nlvr_test.json']
+    assert files(dict(ann_file=['x/a.json', 'b.json'])) == [
+        'a.json', 'b.json']
+    assert files(dict(type='X')) == ['?']
+
+
+# The paper's figure is a test-split figure for these tasks: training must
+# keep the best validation checkpoint and test it (ALBEF's NLVR.py, VE.py,
+# Grounding.py, Retrieval.py read the test figure off the best val epoch).
+TEST_SPLIT_TASKS = {
+    'nlvr2.py': ('accuracy/acc', 'nlvr_test.json'),
+    'nlvr2_4m.py': ('accuracy/acc', 'nlvr_test.json'),
+    'snli_ve.py': ('accuracy/acc', 've_test.json'),
+    'snli_ve_4m.py': ('accuracy/acc', 've_test.json'),
+    'grounding_refcoco+.py': ('grounding/val_d', 'refcoco+_test.json'),
+    'retrieval_coco.py': ('retrieval/r_mean', 'coco_test.json'),
+    'retrieval_coco_4m.py': ('retrieval/r_mean', 'coco_test.json'),
+    'retrieval_flickr30k.py': ('retrieval/r_mean', 'flickr30k_test.json'),
+    'retrieval_flickr30k_4m.py': ('retrieval/r_mean',
+                                  'flickr30k_test.json'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(TEST_SPLIT_TASKS))
+def test_task_configs_test_the_best_validation_checkpoint(name):
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, 'albef', name))
+    key, test_file = TEST_SPLIT_TASKS[name]
+    assert cfg.test_after_train is True
+    assert cfg.default_hooks.checkpoint.save_best == key
+    assert cfg.default_hooks.checkpoint.rule == 'greater'
+    assert cfg.train_cfg.get('val_interval', 1) == 1
+    assert cfg.val_dataloader is not None
+    ann = cfg.test_dataloader.dataset.ann_file
+    assert osp.basename(ann if isinstance(ann, str) else ann[0]) == test_file
