@@ -146,3 +146,73 @@ def test_missing_fields_name_the_fix():
         metric.process(None, [dict(pred_heatmap=torch.ones(2, 2),
                                    proposals=[], ref_split='val',
                                    gt_image_size=(4, 4))])
+
+
+def _heatmap_samples():
+    gt = [0, 0, 10, 10]
+    return [dict(sample(torch.full((2, 2), float(i + 1)), [gt], gt,
+                        split=split), ref_id=torch.tensor(100 + i))
+            for i, split in enumerate(['testA', 'testB', 'testA'])]
+
+
+def _run(metric, samples, stage=None, epoch=None):
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    for key, value in (('loop_stage', stage), ('epoch', epoch)):
+        if value is None:
+            hub.pop_info(key, None)
+        else:
+            hub.update_info(key, value)
+    metric.process(None, samples)
+    out = metric.compute_metrics(metric.results)
+    metric.results.clear()
+    return out
+
+
+def test_heatmap_file_in_the_original_format(tmp_path):
+    metric = GroundingAccuracy()
+    metric.set_work_dir(str(tmp_path))
+    samples = _heatmap_samples()
+    _run(metric, samples, stage='test')
+    path = tmp_path / 'grounding_heatmaps' / 'test_testA_testB.pth'
+    maps = torch.load(path, weights_only=True)
+    # Grounding.py's list: {'ref_id', 'pred'} per expression, in order
+    assert [sorted(m) for m in maps] == [['pred', 'ref_id']] * 3
+    assert [m['ref_id'] for m in maps] == [100, 101, 102]
+    for m, s in zip(maps, samples):
+        assert m['pred'].dtype == torch.float32
+        torch.testing.assert_close(m['pred'], s['pred_heatmap'])
+    # a second test run keeps the first file
+    _run(metric, samples, stage='test')
+    assert (tmp_path / 'grounding_heatmaps' / 'test_testA_testB_1.pth'
+            ).is_file()
+    assert len(torch.load(path, weights_only=True)) == 3
+    # validation during training: named after the trained epoch (1-based)
+    _run(metric, [dict(s, ref_split='val') for s in samples], stage='val',
+         epoch=2)
+    assert (tmp_path / 'grounding_heatmaps' / 'val_val_epoch_3.pth'
+            ).is_file()
+    assert not [p for p in (tmp_path / 'grounding_heatmaps').iterdir()
+                if '.tmp-' in p.name]
+
+
+def test_heatmap_file_opt_out_and_outside_a_runner(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    metric = GroundingAccuracy(save_heatmaps=False)
+    metric.set_work_dir(str(tmp_path / 'work'))
+    assert _run(metric, _heatmap_samples(), stage='test')['testA_d'] == 1.0
+    assert not (tmp_path / 'work').exists()
+    # no work dir (no runner): nothing written anywhere
+    metric = GroundingAccuracy()
+    _run(metric, _heatmap_samples(), stage='test')
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_heatmap_file_needs_ref_ids(tmp_path):
+    metric = GroundingAccuracy()
+    metric.set_work_dir(str(tmp_path))
+    bad = [dict(s) for s in _heatmap_samples()]
+    del bad[1]['ref_id']
+    with pytest.raises(KeyError, match='sample 1 has no ref_id.*'
+                       'save_heatmaps=False'):
+        metric.process(None, bad)

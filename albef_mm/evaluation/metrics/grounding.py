@@ -35,16 +35,31 @@ the following (counted in ``num_*`` entries of the results):
   ZeroDivisionError;
 - a split without expressions is left out of the results instead of
   dividing by zero.
+
+Heat-map file (``save_heatmaps=True``, the default): as ``Grounding.py``
+saves every expression's map per epoch (``collect_result(..., is_json=False,
+is_list=True)``), each evaluation writes ``<work_dir>/grounding_heatmaps/
+<stage>_<splits>[_epoch_<N>].pth`` (e.g. ``val_val_epoch_3.pth`` after
+training epoch 3, ``test_testA_testB.pth`` for a test run; a test file that
+exists gets a ``_1``, ``_2``, ... suffix instead of being replaced): a
+``torch.save`` list in the original's format, one entry per expression in
+evaluation order, ``{'ref_id': int, 'pred': float32 tensor [h, w]}`` (the
+Grad-CAM map before upsampling, 24 x 24 for 384 px). It loads with
+``torch.load(path, weights_only=True)``. Written atomically, only when the
+metric knows the run's work dir (the runner sets it); ``save_heatmaps=
+False`` turns it off.
 """
 import math
+import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 
+from albef_mm.engine.atomic_io import atomic_path
 from albef_mm.registry import METRICS
 
 Box = Sequence[float]
@@ -131,6 +146,10 @@ class GroundingAccuracy(BaseMetric):
         alpha (float): Area exponent of the proposal score (0.5).
         iou_thr (float): IoU for a hit (0.5).
         baselines (bool): Also report the two baselines.
+        save_heatmaps (bool): Write every expression's heat map (see the
+            module docstring for the file). Defaults to True.
+        heatmap_dir (str): Folder of the heat-map files, relative to the
+            work dir (``'grounding_heatmaps'``).
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str): Result key prefix (``'grounding'``).
     """
@@ -138,12 +157,22 @@ class GroundingAccuracy(BaseMetric):
     default_prefix = 'grounding'
 
     def __init__(self, alpha: float = 0.5, iou_thr: float = 0.5,
-                 baselines: bool = False, collect_device: str = 'cpu',
+                 baselines: bool = False, save_heatmaps: bool = True,
+                 heatmap_dir: str = 'grounding_heatmaps',
+                 collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.alpha = alpha
         self.iou_thr = iou_thr
         self.baselines = baselines
+        self.save_heatmaps = save_heatmaps
+        self.heatmap_dir = heatmap_dir
+        self.work_dir: Optional[str] = None
+
+    def set_work_dir(self, work_dir: str) -> None:
+        """Where the heat-map files go (called by the runner when it builds
+        the evaluator); without it no heat-map file is written."""
+        self.work_dir = work_dir
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for i, s in enumerate(data_samples):
@@ -175,9 +204,52 @@ class GroundingAccuracy(BaseMetric):
                                       key=areas.__getitem__)])
                 result['hit_random'] = (sum(hits) / len(hits)
                                         if hits else 0.0)
+            if self.save_heatmaps and self.work_dir is not None:
+                if s.get('ref_id') is None:
+                    raise KeyError(
+                        f'GroundingAccuracy: data sample {i} has no ref_id '
+                        'for the heat-map file; pack ref_id '
+                        "(algorithm_keys=('text', 'ref_id', ...)) or set "
+                        'save_heatmaps=False')
+                result['ref_id'] = int(s['ref_id'])
+                result['heatmap'] = heatmap.clone()
             self.results.append(result)
 
+    def heatmap_path(self, splits: Sequence[str]) -> str:
+        """The file of this evaluation's heat maps (module docstring)."""
+        hub = MessageHub.get_current_instance()
+        stage = hub.get_info('loop_stage') or 'eval'
+        name = f"{stage}_{'_'.join(splits)}"
+        epoch = hub.get_info('epoch')
+        if stage == 'val' and epoch is not None:
+            # validation after training epoch index `epoch` (0-based), the
+            # epoch its checkpoint epoch_<N>.pth is named after
+            return osp.join(self.work_dir, self.heatmap_dir,
+                            f'{name}_epoch_{epoch + 1}.pth')
+        path, n = osp.join(self.work_dir, self.heatmap_dir, name), 0
+        while osp.exists(path + (f'_{n}' if n else '') + '.pth'):
+            n += 1
+        return path + (f'_{n}' if n else '') + '.pth'
+
+    def write_heatmaps(self, results: List[dict]) -> Optional[str]:
+        """Save ``[{'ref_id', 'pred'}]`` of ``results`` atomically; returns
+        the path (None when no work dir is known)."""
+        if self.work_dir is None:
+            print_log('grounding: no work dir known (metric used outside a '
+                      'runner), the heat-map file is not written',
+                      logger='current')
+            return None
+        path = self.heatmap_path(sorted({r['split'] for r in results}))
+        maps = [dict(ref_id=r['ref_id'], pred=r['heatmap']) for r in results]
+        with atomic_path(path) as tmp:
+            torch.save(maps, tmp)
+        print_log(f'grounding: {len(maps)} heat maps written to {path}',
+                  logger='current')
+        return path
+
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        if self.save_heatmaps and results:
+            self.write_heatmaps(results)
         by_split = defaultdict(list)
         for r in results:
             by_split[r['split']].append(r)
