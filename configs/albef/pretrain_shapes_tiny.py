@@ -12,22 +12,19 @@ _base_ = [
 ]
 
 model = dict(
-    data_preprocessor={{_base_.tiny_data_preprocessor}},
-    vision_backbone={{_base_.tiny_vision_backbone}},
-    text_backbone={{_base_.tiny_pretrain_text_backbone}},  # no dropout
-    neck={{_base_.tiny_pretrain_neck}},
+    data_preprocessor=_base_.tiny_data_preprocessor,
+    vision_backbone=_base_.tiny_vision_backbone,
+    text_backbone=_base_.tiny_pretrain_text_backbone,  # no dropout
+    neck=_base_.tiny_pretrain_neck,
     # temp_range: the learnable temperature starts at ALBEF's 0.07; at this
     # lr AdamW moves it by ~lr per step, and with ALBEF's floor of 0.001 it
     # collapses to ~0.008 within a few hundred steps, which halves the test
     # recalls (Shapes captions fit many images, so sharp logits overfit
     # their false negatives). A floor of 0.03 keeps it learnable.
-    itc_head=dict(vision_width={{_base_.tiny_width}},
-                  text_width={{_base_.tiny_width}},
-                  embed_dim={{_base_.tiny_embed_dim}},
-                  queue_size={{_base_.tiny_queue_size}},
+    itc_head=dict(_base_.tiny_itc_head, queue_size=_base_.tiny_queue_size,
                   temp_range=(0.03, 0.5)),
-    itm_head=dict(hidden_size={{_base_.tiny_width}}),
-    mlm_head=dict(hidden_size={{_base_.tiny_width}}, vocab_size=512),
+    itm_head=_base_.tiny_itm_head,
+    mlm_head=dict(hidden_size=_base_.tiny_width, vocab_size=512),
     pretrained_text=None)
 
 # 16,000 images (the generator's 2,000 train images plus its 14,000

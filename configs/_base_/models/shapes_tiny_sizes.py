@@ -27,3 +27,8 @@ tiny_embed_dim = 64  # ITC projection width
 # (retrieval, grounding) keep the same length so that its queues load. A
 # multiple of every batch size that uses it (48 pre-training, 32 fine-tuning).
 tiny_queue_size = 1152
+# the width arguments of the ITC / ITM heads (configs that load the
+# pre-training checkpoint's queues add queue_size=tiny_queue_size)
+tiny_itc_head = dict(vision_width=tiny_width, text_width=tiny_width,
+                     embed_dim=tiny_embed_dim)
+tiny_itm_head = dict(hidden_size=tiny_width)
