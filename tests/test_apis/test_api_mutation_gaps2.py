@@ -8,8 +8,8 @@ import torch
 
 from albef_mm.apis import (VisualGroundingInferencer,
                            ZeroShotClassificationInferencer)
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import TINY_VOCAB
+from helpers import CONFIG_ROOT
+from helpers.tiny import TINY_VOCAB
 
 ZS_CFG = osp.join(CONFIG_ROOT, 'albef', 'zeroshot_shapes_tiny.py')
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from albef_mm.datasets import generate_shapes
-from albef_mm.testing.tiny import CONFIG_ROOT, REPO_ROOT
+from helpers.tiny import CONFIG_ROOT, REPO_ROOT
 from albef_mm.visualization import peak_location
 
 CFG = osp.join(CONFIG_ROOT, 'albef', 'grounding_shapes_tiny.py')

@@ -10,7 +10,7 @@ from PIL import Image
 
 from albef_mm.apis import NLVRInferencer, VEInferencer
 from albef_mm.datasets.transforms import ALBEFResize
-from albef_mm.testing.tiny import CONFIG_ROOT, TINY_VOCAB
+from helpers.tiny import CONFIG_ROOT, TINY_VOCAB
 
 OPTIONS = {'model.data_preprocessor.tokenizer.name_or_path': TINY_VOCAB}
 

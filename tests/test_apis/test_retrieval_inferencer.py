@@ -10,7 +10,7 @@ from albef_mm.apis import (ImageTextRetrievalInferencer, get_model,
                            list_models, model_info)
 from albef_mm.datasets import generate_shapes
 from albef_mm.registry import MODELS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 CFG = osp.join(CONFIG_ROOT, 'albef', 'retrieval_shapes_tiny.py')
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from albef_mm.apis import VQAInferencer
 from albef_mm.datasets.transforms import ALBEFResize
-from albef_mm.testing.tiny import CONFIG_ROOT, TINY_VOCAB
+from helpers.tiny import CONFIG_ROOT, TINY_VOCAB
 
 ANSWERS = ['red', 'blue', 'circle', 'square', 'yes', 'no', '2', 'a big one']
 OPTIONS = {'model.data_preprocessor.tokenizer.name_or_path': TINY_VOCAB,

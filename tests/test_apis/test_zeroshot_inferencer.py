@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from albef_mm.apis import FeatureExtractor, ZeroShotClassificationInferencer
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import TINY_VOCAB
+from helpers import CONFIG_ROOT
+from helpers.tiny import TINY_VOCAB
 
 CFG = osp.join(CONFIG_ROOT, 'albef', 'zeroshot_shapes_tiny.py')
 OPTS = {'model.data_preprocessor.tokenizer.name_or_path': TINY_VOCAB}

@@ -3,7 +3,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM
 
 from albef_mm.registry import MODELS
-from albef_mm.testing import tiny_pretrain_model_cfg
+from helpers import tiny_pretrain_model_cfg
 
 
 def test_hf_bert_split_follows_the_text_backbone_depth(tmp_path):

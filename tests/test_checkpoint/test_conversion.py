@@ -8,7 +8,7 @@ from albef_mm.checkpoint import (convert_albef_state_dict,
                                  detect_fusion_layer, interpolate_pos_embed,
                                  load_checkpoint_to_model)
 from albef_mm.registry import MODELS
-from albef_mm.testing import tiny_pretrain_model_cfg
+from helpers import tiny_pretrain_model_cfg
 
 
 def test_pos_embed_interpolation():
@@ -108,7 +108,7 @@ def test_pos_embed_interpolated_on_load():
 def test_converter_tool(tmp_path):
     import importlib.util
     import os.path as osp
-    from albef_mm.testing.tiny import REPO_ROOT
+    from helpers.tiny import REPO_ROOT
     fx = torch.load(oracle_fixture('pretrain.pth'))
     src = tmp_path / 'albef.pth'
     torch.save({'model': fx['model'], 'epoch': 29}, src)
@@ -222,7 +222,7 @@ def test_loading_goes_through_the_model_seam():
 def _converter():
     import importlib.util
     import os.path as osp
-    from albef_mm.testing.tiny import REPO_ROOT
+    from helpers.tiny import REPO_ROOT
     spec = importlib.util.spec_from_file_location(
         'albef_to_mm_cfg', osp.join(REPO_ROOT, 'tools', 'model_converters',
                                     'albef_to_mm.py'))
@@ -276,7 +276,7 @@ def test_reference_fixtures_ship_with_the_repository():
     import os.path as osp
     import shutil
     import subprocess
-    from albef_mm.testing.tiny import REPO_ROOT
+    from helpers.tiny import REPO_ROOT
     names = ('pretrain.pth', 'retrieval.pth', 'config_bert_tiny.json',
              'config_bert_tiny_nlvr.json', 'README.md')
     for name in names:

@@ -6,7 +6,7 @@ from transformers import BertConfig, BertForMaskedLM
 
 from albef_mm.checkpoint import convert_hf_bert_state_dict
 from albef_mm.registry import MODELS
-from albef_mm.testing import tiny_pretrain_model_cfg
+from helpers import tiny_pretrain_model_cfg
 
 
 def _legacy(state):

@@ -11,7 +11,7 @@ from mmengine.logging import MMLogger
 from albef_mm.checkpoint import (CheckpointMismatchError, format_groups,
                                  group_keys, load_checkpoint_to_model)
 from albef_mm.registry import MODELS
-from albef_mm.testing import tiny_pretrain_model_cfg
+from helpers import tiny_pretrain_model_cfg
 
 
 def retrieval_model(**itc):

@@ -14,7 +14,7 @@ from albef_mm.checkpoint import (CheckpointFileError, UntrustedCheckpointError,
                                  checkpoint_safe_globals, extract_state_dict,
                                  load_any)
 from albef_mm.checkpoint.safety import history_buffer_getattr
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 
 class WritesFile:
@@ -157,7 +157,7 @@ def test_original_training_script_checkpoint_loads_weights_only(tmp_path):
 
     from albef_mm.checkpoint import load_checkpoint_to_model
     from albef_mm.registry import MODELS
-    from albef_mm.testing import tiny_pretrain_model_cfg
+    from helpers import tiny_pretrain_model_cfg
     fx = torch.load(oracle_fixture('pretrain.pth'))
     model = MODELS.build(tiny_pretrain_model_cfg())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

@@ -16,8 +16,8 @@ from test_safe_loading import save_evil
 from albef_mm.checkpoint import UntrustedCheckpointError
 from albef_mm.datasets import generate_shapes
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT
 
 TINY = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
 TOOLS = osp.join(REPO_ROOT, 'tools')

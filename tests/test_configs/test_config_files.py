@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from albef_mm.registry import MODELS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 TASK_CONFIGS = sorted(glob.glob(osp.join(CONFIG_ROOT, 'albef', '*.py')))
 

@@ -11,8 +11,8 @@ import pytest
 from mmengine.config import Config
 
 from albef_mm.registry import TRANSFORMS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import (REPO_ROOT, TINY_OVERRIDES,
+from helpers import CONFIG_ROOT
+from helpers.tiny import (REPO_ROOT, TINY_OVERRIDES,
                                    TINY_SIZES_FILE, tiny_pretrain_model_cfg)
 
 TASK_CONFIGS = sorted(glob.glob(osp.join(CONFIG_ROOT, 'albef', '*.py')))

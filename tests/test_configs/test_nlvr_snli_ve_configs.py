@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 
 def load(name):

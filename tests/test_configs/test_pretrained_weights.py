@@ -7,7 +7,7 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 ALBEF_14M = 'checkpoints/ALBEF.pth'
 ALBEF_4M = 'checkpoints/ALBEF_4M.pth'

@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 
 from albef_mm.registry import MODELS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 # ALBEF's configs/*.yaml and the tokenizer calls of its scripts.
 RECIPES = {

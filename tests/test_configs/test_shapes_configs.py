@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 FINETUNE_BASE = '../_base_/shapes_tiny_finetune.py'
 CLASSIFICATION_BASE = '../_base_/shapes_tiny_classification.py'

@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 
 from albef_mm.registry import DATASETS, METRICS, MODELS
-from albef_mm.testing.tiny import CONFIG_ROOT, REPO_ROOT
+from helpers.tiny import CONFIG_ROOT, REPO_ROOT
 
 
 def test_vqa_recipe():

@@ -11,7 +11,7 @@ from PIL import Image
 
 from albef_mm.datasets import (ClassAnnotationDataset, ClassFolderDataset,
                                DTDDataset, generate_shapes)
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 PIPELINE = [dict(type='LoadRGBImageFromFile'),
             dict(type='ALBEFResize', size=16),

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from albef_mm.datasets.refcoco import RefCOCODataset, load_refer
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 DATA = osp.join(REPO_ROOT, 'tests', 'data', 'grounding')
 REFER = osp.join(DATA, 'refer')

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from albef_mm.datasets import RetrievalDataset
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 DATA = osp.join(REPO_ROOT, 'tests', 'data', 'karpathy')
 

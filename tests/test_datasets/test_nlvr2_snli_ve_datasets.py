@@ -10,7 +10,7 @@ from PIL import Image
 
 from albef_mm.datasets import NLVR2Dataset, SNLIVEDataset
 from albef_mm.datasets.transforms import ImageLoadError
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 DATA = osp.join(REPO_ROOT, 'tests', 'data')
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from albef_mm.datasets import VQADataset
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'dataset_converters'))
 import vqa_to_albef  # noqa: E402

@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 
 @pytest.fixture(scope='module')

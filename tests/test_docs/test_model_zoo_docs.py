@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from albef_mm.apis import list_models, model_info
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 ZOO_README = osp.join('configs', 'albef', 'README.md')
 DATA_GUIDE = osp.join('docs', 'custom_data.md')

@@ -6,7 +6,7 @@ import os
 import os.path as osp
 import re
 
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 SCANNED = ('albef_mm', 'configs', 'tools', 'demo', 'docs', 'README.md',
            'requirements', 'setup.py', 'pyproject.toml', '.ci')

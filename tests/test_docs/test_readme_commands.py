@@ -2,7 +2,7 @@
 import os.path as osp
 import re
 
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 
 def _read(*parts):

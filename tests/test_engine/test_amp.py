@@ -6,7 +6,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from albef_mm.registry import MODELS
-from albef_mm.testing.tiny import tiny_pretrain_model_cfg
+from helpers.tiny import tiny_pretrain_model_cfg
 
 BATCH, LENGTH = 4, 12
 

@@ -20,8 +20,8 @@ from albef_mm.engine.atomic_io import (atomic_path, atomic_torch_save,
                                        atomic_write_text,
                                        remove_stale_temporaries)
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'retrieval_shapes_tiny.py')
 MARK = 'HALF-WRITTEN'

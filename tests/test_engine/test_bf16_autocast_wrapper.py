@@ -16,8 +16,8 @@ from albef_mm.engine.optimizers import (BF16AutocastOptimWrapper,
                                         autocast_wrapper,
                                         use_mixed_precision)
 from albef_mm.registry import MODELS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT, tiny_pretrain_model_cfg
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT, tiny_pretrain_model_cfg
 
 
 def _optim(model, wrapper='BF16AutocastOptimWrapper'):

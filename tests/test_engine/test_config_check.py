@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 from albef_mm.engine.config_check import check_config_types
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 
 @pytest.mark.parametrize('name', [

@@ -16,7 +16,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 WORLD, BATCH, STEPS, ACCUM, QUEUE = 2, 2, 4, 2, 16
 
@@ -71,7 +71,7 @@ def worker(rank: int, port: int, out: str) -> None:
 
     from albef_mm.engine.strategies import ALBEFFullyShardedDataParallel
     from albef_mm.registry import MODELS
-    from albef_mm.testing.tiny import tiny_pretrain_model_cfg
+    from helpers.tiny import tiny_pretrain_model_cfg
 
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -186,7 +186,7 @@ def test_flexible_runner_configs_build(name):
         from mmengine.optim import build_optim_wrapper
         from mmengine.registry import DefaultScope
 
-        from albef_mm.testing.tiny import tiny_pretrain_model_cfg
+        from helpers.tiny import tiny_pretrain_model_cfg
         model = MODELS.build(tiny_pretrain_model_cfg())
         with DefaultScope.overwrite_default_scope('albef_mm'):
             optim = build_optim_wrapper(model, cfg.optim_wrapper)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 SCRIPT = osp.join(REPO_ROOT, 'tools', 'analysis', 'gpu_check.sh')
 

@@ -12,7 +12,7 @@ from albef_mm.datasets import generate_shapes
 from albef_mm.engine.hooks.albef_hooks import (MomentumUpdateHook,
                                                accumulation_state)
 from albef_mm.registry import HOOKS, RUNNERS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 TINY = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
 BATCH, QUEUE, ACCUM, ITERS = 4, 64, 3, 6

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 
 from albef_mm.datasets import generate_shapes
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 CFG = osp.join(CONFIG_ROOT, 'albef', 'grounding_shapes_tiny.py')
 

@@ -33,7 +33,7 @@ from mmengine.hooks import Hook
 from albef_mm.datasets import generate_shapes
 from albef_mm.engine.utils import unwrap_model
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 BATCH = 8
 SAMPLES = 16  # first 16 training records: 2 iterations per epoch

@@ -9,7 +9,7 @@ from mmengine.hooks import Hook
 
 from albef_mm.datasets import generate_shapes
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 TINY = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
 

@@ -14,8 +14,8 @@ from mmengine.registry import DefaultScope
 
 from albef_mm.datasets import generate_shapes
 from albef_mm.registry import MODELS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT
 
 CFG = osp.join(CONFIG_ROOT, 'albef', 'retrieval_shapes_tiny.py')
 

@@ -12,8 +12,8 @@ from mmengine.hooks import Hook
 from albef_mm.datasets import generate_shapes
 from albef_mm.engine.runner.test_after_train import (figure_lines,
                                                      evaluated_split_files)
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
 

@@ -12,8 +12,8 @@ from mmengine.hooks import Hook
 
 from albef_mm.datasets import generate_shapes
 from albef_mm.registry import HOOKS, RUNNERS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT
 
 TINY = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
 

@@ -12,7 +12,7 @@ from albef_mm.datasets import generate_shapes
 from albef_mm.evaluation.metrics.vqa_coverage import answer_list_coverage
 from albef_mm.evaluation.metrics.vqa_eval import question_accuracy
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
+from helpers import CONFIG_ROOT
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'vqa_shapes_tiny.py')
 

@@ -21,8 +21,8 @@ from albef_mm.datasets import ClassAnnotationDataset, generate_shapes
 from albef_mm.engine.runner import ALBEFRunner
 from albef_mm.evaluation.metrics import classification_accuracy
 from albef_mm.registry import MODELS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import (REPO_ROOT, TINY_OVERRIDES, TINY_VOCAB,
+from helpers import CONFIG_ROOT
+from helpers.tiny import (REPO_ROOT, TINY_OVERRIDES, TINY_VOCAB,
                                    tiny_pretrain_model_cfg)
 
 ZS_CFG = osp.join(CONFIG_ROOT, 'albef', 'zeroshot_shapes_tiny.py')

@@ -13,7 +13,7 @@ from albef_mm.models.layers import capture_attention
 from albef_mm.models.layers.bert_layer import (SELF_ATTN_MASK_VALUE,
                                                additive_mask)
 from albef_mm.registry import MODELS
-from albef_mm.testing.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
+from helpers.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
 
 
 def grounding_cfg(mode='itm', layer=1):

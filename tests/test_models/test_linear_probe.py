@@ -9,7 +9,7 @@ from albef_mm.models.algorithms.linear_probe import (LogisticRegressionProbe,
                                                       train_probe)
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
-from albef_mm.testing.tiny import tiny_pretrain_model_cfg
+from helpers.tiny import tiny_pretrain_model_cfg
 
 
 def _blobs(n, seed, shift=3.0):

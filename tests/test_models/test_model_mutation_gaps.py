@@ -14,7 +14,7 @@ from albef_mm.models.heads.vqa_decoder_head import (VQADecoderHead,
 from albef_mm.models.heads.vqa_ranking import (rank_answers_cached,
                                                rank_answers_repeat)
 from albef_mm.models.layers import BertLayerStack, causal_additive_mask
-from albef_mm.testing.tiny import TINY_VOCAB
+from helpers.tiny import TINY_VOCAB
 
 H = -10000.0  # the original's additive value for hidden keys
 

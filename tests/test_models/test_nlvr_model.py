@@ -16,8 +16,8 @@ from albef_mm.models.necks.nlvr_fusion_encoder import \
     replicate_unpaired_layers
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
-from albef_mm.testing import tiny_pretrain_model_cfg
-from albef_mm.testing.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
+from helpers import tiny_pretrain_model_cfg
+from helpers.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
 
 FUSION_LAYER = 2  # tiny text layers
 

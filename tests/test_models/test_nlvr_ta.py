@@ -11,7 +11,7 @@ from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.models.algorithms.nlvr2_ta import (image_similarity_weights,
                                                  sample_text_assignment)
 from albef_mm.registry import MODELS
-from albef_mm.testing.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
+from helpers.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
 from test_nlvr_model import (perturb, pretrain_project_state,
                              to_original_pretrain)
 

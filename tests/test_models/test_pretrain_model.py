@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 
 from albef_mm.registry import MODELS
-from albef_mm.testing import CONFIG_ROOT, tiny_pretrain_model_cfg
+from helpers import CONFIG_ROOT, tiny_pretrain_model_cfg
 
 
 @pytest.fixture

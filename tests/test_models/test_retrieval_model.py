@@ -5,7 +5,7 @@ import torch
 
 from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import MODELS
-from albef_mm.testing import tiny_pretrain_model_cfg
+from helpers import tiny_pretrain_model_cfg
 
 
 def retrieval_cfg(img_size=64):

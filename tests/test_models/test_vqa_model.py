@@ -12,8 +12,8 @@ from albef_mm.models.heads.vqa_ranking import (rank_answers_cached,
                                                rank_answers_repeat)
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
-from albef_mm.testing import tiny_pretrain_model_cfg
-from albef_mm.testing.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
+from helpers import tiny_pretrain_model_cfg
+from helpers.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
 
 ANSWERS = ['red', 'green', 'blue', 'yes', 'no', 'two', 'a red circle',
            'large square', 'circle']

@@ -3,7 +3,7 @@ paths agree and the cached path does a fraction of the FLOPs."""
 import os.path as osp
 import sys
 
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis'))
 import benchmark_vqa_rank  # noqa: E402

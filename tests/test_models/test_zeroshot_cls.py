@@ -7,7 +7,7 @@ from conftest import oracle_fixture
 
 from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import MODELS
-from albef_mm.testing.tiny import tiny_pretrain_model_cfg
+from helpers.tiny import tiny_pretrain_model_cfg
 
 CLASSES = ['circle', 'square', 'red cross']
 TEMPLATES = ['a {}.', 'there is a {} here.', 'an image of the {}']

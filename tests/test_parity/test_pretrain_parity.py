@@ -6,7 +6,7 @@ import torch
 from conftest import oracle_fixture
 
 from parity import run_fixture
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 
 
 def _tool():

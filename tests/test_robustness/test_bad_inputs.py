@@ -16,7 +16,7 @@ from PIL import Image
 from albef_mm.datasets.transforms.loading import (ImageLoadError,
                                                   load_rgb_image)
 from albef_mm.registry import DATASETS, MODELS
-from albef_mm.testing import CONFIG_ROOT, tiny_pretrain_model_cfg
+from helpers import CONFIG_ROOT, tiny_pretrain_model_cfg
 
 TINY_VOCAB = osp.join(osp.dirname(__file__), '..', 'data', 'tiny_vocab')
 

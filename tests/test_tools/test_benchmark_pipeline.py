@@ -15,8 +15,8 @@ from PIL import Image
 
 from albef_mm.datasets import generate_shapes
 from albef_mm.models.tokenizer import ALBEFTokenizer
-from albef_mm.testing import CONFIG_ROOT, TINY_VOCAB
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT, TINY_VOCAB
+from helpers.tiny import REPO_ROOT
 
 
 def _load_tool():

@@ -7,9 +7,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.page_faults import ON_GLIBC, expected_faults
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.page_faults import ON_GLIBC, expected_faults
+from helpers.tiny import REPO_ROOT
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis'))
 import benchmark  # noqa: E402

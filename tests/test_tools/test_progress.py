@@ -17,8 +17,8 @@ from albef_mm.checkpoint import convert_albef_state_dict
 from albef_mm.datasets import generate_shapes
 from albef_mm.engine.progress import ETAProgress, format_seconds
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT
 
 
 def _tool(*parts):

@@ -11,8 +11,8 @@ from mmengine.config import Config
 from albef_mm.datasets import generate_shapes
 from albef_mm.engine.vis_backends import check_vis_backends
 from albef_mm.registry import RUNNERS
-from albef_mm.testing import CONFIG_ROOT
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers import CONFIG_ROOT
+from helpers.tiny import REPO_ROOT
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'retrieval_shapes_tiny.py')
 

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from albef_mm.testing.page_faults import (ON_GLIBC, expected_faults,
+from helpers.page_faults import (ON_GLIBC, expected_faults,
                                           fault_granularity)
-from albef_mm.testing.tiny import REPO_ROOT
+from helpers.tiny import REPO_ROOT
 from albef_mm.utils import cpu_allocator
 
 

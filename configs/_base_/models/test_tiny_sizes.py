@@ -1,4 +1,4 @@
-# The sizes of the tiny models the unit tests build (albef_mm.testing.tiny
+# The sizes of the tiny models the unit tests build (tests/helpers/tiny.py
 # reads this file), which are the sizes of the reference fixtures recorded
 # with the original ALBEF code: width 64, 2 ViT blocks (patch 16 on 64 px,
 # so 16 patches), 2 text + 2 fusion layers with 2 heads, vocab 512, ITC

@@ -1,4 +1,4 @@
-"""Tiny model settings shared by tests and benchmarks.
+"""Tiny model settings shared by the tests.
 
 The tiny models are the real config files with a few sizes overridden, so
 tests keep the configs under test. The sizes themselves live in one config
