@@ -216,3 +216,13 @@ def test_heatmap_file_needs_ref_ids(tmp_path):
     with pytest.raises(KeyError, match='sample 1 has no ref_id.*'
                        'save_heatmaps=False'):
         metric.process(None, bad)
+
+
+def test_iou_of_exactly_the_threshold_is_a_hit():
+    gt, box = [0, 0, 10, 10], [0, 0, 10, 5]
+    assert compute_iou(gt, box) == 0.5  # 50 / (100 + 50 - 50)
+    metric = GroundingAccuracy()
+    metric.process(None, [dict(pred_heatmap=torch.ones(4, 4),
+                               proposals=[box], gt_bbox=gt, ref_split='val',
+                               gt_image_size=(20, 20))])
+    assert metric.compute_metrics(metric.results)['val_d'] == 1.0

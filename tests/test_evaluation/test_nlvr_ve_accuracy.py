@@ -26,3 +26,12 @@ def test_accuracy_errors():
         metric.process(None, [DataSample(pred_label=1)])
     with pytest.raises(ValueError, match='no predictions'):
         metric.compute_metrics([])
+
+
+def test_majority_baseline_is_the_most_frequent_label():
+    metric = Accuracy()
+    metric.process(None, [DataSample(pred_label=0, gt_label=g)
+                          for g in (1, 1, 1, 0, 2)])
+    out = metric.evaluate(5)
+    assert out['accuracy/majority'] == pytest.approx(60.0)
+    assert out['accuracy/acc'] == pytest.approx(20.0)

@@ -141,3 +141,31 @@ def test_result_writer_dedups_orders_and_checks_count(tmp_path):
     with pytest.raises(ValueError, match=r'2 question ids without an '
                        r'answer \(e.g. \[3, 2\]\), 1 ids not in'):
         writer.compute_metrics(writer.results)
+
+
+def test_punctuation_rule_reads_the_unprocessed_answer():
+    """';' has no space next to it in "x;-y", so it becomes a space; the
+    rule for '-' still reads the original "x;-y" (no " -"), so '-' becomes
+    a space too: "x  y" (two spaces), which a processed prediction "x y"
+    never equals."""
+    assert process_punctuation('x;-y') == 'x  y'
+    gts = ['x;-y'] * 3 + ['z'] * 7
+    assert question_accuracy(gts, 'x y') == 0.0
+    assert question_accuracy(gts, 'z') == pytest.approx(1.0)
+
+
+def test_derived_question_type_is_the_first_three_words():
+    metric = VQAAccuracy()
+    metric.process(None, [dict(question_id=1, pred_answer='red',
+                               gt_answer=['red'] * 10,
+                               text='what color is the big circle')])
+    out = metric.compute_metrics(metric.results)
+    assert out['question_type/what color is'] == 100.0
+    assert out['answer_type/other'] == 100.0
+
+
+def test_prediction_is_stripped_before_the_punctuation_rule():
+    """'-' in "-x-y" has no space next to it once the leading newline is
+    stripped, so it becomes a space ("x y"); read unstripped, " -" would
+    delete every '-' ("xy")."""
+    assert question_accuracy(['x y'] * 10, '\n-x-y') == 1.0
