@@ -2,6 +2,7 @@
 refusal of code-running pickles, clear errors for files that are not
 checkpoints."""
 import os
+import pickle
 import subprocess
 import sys
 
@@ -176,3 +177,12 @@ def test_original_training_script_checkpoint_loads_weights_only(tmp_path):
     assert report.converted and not report.missing
     torch.testing.assert_close(model.itm_head.fc.weight,
                                fx['model']['itm_head.weight'])
+
+
+def test_pickled_getattr_resolves_history_buffer_statistics_only():
+    assert history_buffer_getattr(HistoryBuffer, 'mean') is \
+        HistoryBuffer.mean
+    for obj, name in ((object, 'mean'), (dict, 'max'),
+                      (HistoryBuffer, '__init__')):
+        with pytest.raises(pickle.UnpicklingError, match='Refused getattr'):
+            history_buffer_getattr(obj, name)
