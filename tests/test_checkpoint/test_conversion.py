@@ -21,6 +21,11 @@ def test_pos_embed_interpolation():
     ref = F.interpolate(grid, size=(24, 24), mode='bicubic',
                         align_corners=False).permute(0, 2, 3, 1).flatten(1, 2)
     torch.testing.assert_close(out[:, 1:], ref)
+    # shrinking is plain bicubic too (no antialiasing), as the original
+    small = interpolate_pos_embed(pos, 7 * 7)
+    ref = F.interpolate(grid, size=(7, 7), mode='bicubic',
+                        align_corners=False).permute(0, 2, 3, 1).flatten(1, 2)
+    assert torch.equal(small[:, 1:], ref)
     with pytest.raises(ValueError, match='square'):
         interpolate_pos_embed(torch.randn(1, 11, 8), 16)
 

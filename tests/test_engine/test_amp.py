@@ -166,7 +166,7 @@ def test_training_step_has_no_host_sync_and_uses_sdpa():
                       if op in SYNC_OPS or op.endswith('[bool]')})
     assert syncing == []
     # Attention runs through the fused SDPA kernels, never the eager
-    # softmax path (only Grad-CAM's capture_attention switches to it).
+    # softmax path (only Grad-CAM's AttentionCapture switches to it).
     sdpa = [op for op in rec.ops if 'scaled_dot_product' in op]
     # ViT 2 blocks, text 2 layers, fusion 2 layers x (self + cross); the
     # momentum branch and the ITM / MLM fusion passes add more.

@@ -67,7 +67,7 @@ def test_train_val_test_through_the_runner(data, tmp_path):
     assert all(p.grad is None for p in model.parameters())
     assert torch.is_grad_enabled()
     attn = model.neck.layer[0].crossattention.self
-    assert not attn.save_attention and attn.attention_map is None
+    assert attn.fused_attn and not attn.attn_drop._forward_pre_hooks
     # the best checkpoint by val_d was written
     assert any(f.startswith('best_grounding_val_d')
                for f in os.listdir(tmp_path))

@@ -1,6 +1,7 @@
 """BertSelfAttention's two ways to attend: SDPA, and the explicit softmax
-used for Grad-CAM and for training with attention dropout on a CPU (where
-SDPA has no dropout kernel); same draws, same numbers."""
+used for Grad-CAM (AttentionCapture) and for training with attention
+dropout on a CPU (where SDPA has no dropout kernel); same draws, same
+numbers."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -66,19 +67,25 @@ def test_sdpa_without_dropout(monkeypatch, mode):
     assert calls == [0.0]
 
 
-def test_capture_keeps_probabilities_and_their_gradient():
-    from albef_mm.models.layers.bert_layer import capture_attention
+def test_capture_keeps_probabilities_and_their_gradient(monkeypatch):
+    from albef_mm.models.layers import AttentionCapture
     torch.manual_seed(0)
     attn = BertSelfAttention(32, 4, kv_width=24).eval()
     hidden, image, mask = _inputs()
-    with capture_attention(attn):
+    fused = attn(hidden, image, mask)
+    calls = _count_sdpa(monkeypatch)
+    with AttentionCapture(attn) as capture:
         out = attn(hidden, image, mask)
-        probs = attn.attention_map
+        probs = capture.attention_map
         assert probs.shape == (3, 4, 5, 9)
         torch.testing.assert_close(probs.sum(-1), torch.ones(3, 4, 5))
         assert probs[0, ..., 7:].abs().max() == 0  # masked keys
         expected, = torch.autograd.grad(out.pow(2).sum(), probs,
                                         retain_graph=True)
         out.pow(2).sum().backward()
-        torch.testing.assert_close(attn.attention_gradients, expected)
-    assert attn.attention_map is None and attn.attention_gradients is None
+        torch.testing.assert_close(capture.attention_grad, expected)
+    assert calls == []  # the explicit path ran, not SDPA
+    torch.testing.assert_close(out, fused, rtol=1e-5, atol=1e-6)
+    attn(hidden, image, mask)
+    assert calls == [0.0] and attn.fused_attn
+    assert capture.attention_map is probs  # the hook is gone

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from albef_mm.models.layers import capture_attention
+from albef_mm.models.layers import AttentionCapture
 from albef_mm.models.layers.bert_layer import (SELF_ATTN_MASK_VALUE,
                                                additive_mask)
 from albef_mm.registry import MODELS
@@ -173,25 +173,62 @@ def test_gradcam_under_no_grad_leaves_parameters_alone():
                                out['gradcam'])
 
 
-def test_capture_attention_is_scoped():
-    model = build()
-    attn = model.neck.layer[1].crossattention.self
+def _explicit_calls(module):
+    """Calls of ``module``'s explicit path (its ``attn_drop``), counted."""
+    calls = []
+    module.attn_drop.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize('mode', ['itm', 'itc'])
+def test_capture_is_scoped_to_the_context(mode):
+    model = build(mode, 1)
+    attn = model.gradcam_attention()
+    assert attn is (model.neck.layer[1].crossattention.self if mode == 'itm'
+                    else model.vision_backbone.blocks[1].attn)
+    calls = _explicit_calls(attn)
     images, ids, mask = inputs()
     model.gradcam(images, ids, mask)
-    assert attn.save_attention is False and attn.attention_map is None
-    with pytest.raises(RuntimeError, match='boom'):
-        with capture_attention(attn):
-            assert attn.save_attention is True
-            model.extract_feat(images, ids, mask)
-            assert attn.attention_map.shape == (3, 2, 7, 17)
-            raise RuntimeError('boom')
-    assert attn.save_attention is False and attn.attention_map is None
-    # outside the context the fused SDPA path runs and keeps nothing
+    assert len(calls) == 1 and attn.fused_attn
+    # outside a capture the fused SDPA path runs: no explicit call
     model.extract_feat(images, ids, mask)
-    assert attn.attention_map is None
+    assert len(calls) == 1
+    capture = AttentionCapture(attn)
+    with pytest.raises(RuntimeError, match='boom'):
+        with capture:
+            assert not attn.fused_attn
+            model.extract_feat(images, ids, mask)
+            raise RuntimeError('boom')
+    shape = (3, 2, 7, 17) if mode == 'itm' else (3, 2, 17, 17)
+    assert capture.attention_map.shape == shape
+    torch.testing.assert_close(capture.attention_map.sum(-1),
+                               torch.ones(shape[:3]))
+    # after the error: switch restored, hook gone, nothing captured
+    assert attn.fused_attn and len(calls) == 2
+    model.extract_feat(images, ids, mask)
+    assert len(calls) == 2 and capture.attention_map.shape == shape
     with pytest.raises(TypeError, match='crossattention.self'):
-        with capture_attention(model.neck.layer[1]):
-            pass
+        AttentionCapture(model.neck.layer[1])
+
+
+def test_captured_vit_attention_equals_the_fused_path():
+    """The ViT's explicit path (the capture's) and SDPA give the same
+    block outputs; the captured probabilities are the softmax of
+    (q @ kᵀ) * scale."""
+    model = build('itc', 0)
+    images = inputs()[0]
+    fused = model.vision_backbone(images)
+    attn = model.vision_backbone.blocks[0].attn
+    with AttentionCapture(attn) as capture:
+        explicit = model.vision_backbone(images)
+    torch.testing.assert_close(explicit, fused, rtol=1e-5, atol=1e-6)
+    x = model.vision_backbone.patch_embed(images)
+    x = torch.cat([model.vision_backbone.cls_token.expand(3, -1, -1), x], 1)
+    q, k, _ = attn.qkv(model.vision_backbone.blocks[0].norm1(
+        x + model.vision_backbone.pos_embed)).reshape(
+            3, 17, 3, 2, -1).permute(2, 0, 3, 1, 4)
+    assert torch.equal(capture.attention_map,
+                       ((q @ k.transpose(-2, -1)) * attn.scale).softmax(-1))
 
 
 def test_layer_out_of_range_is_a_build_error():

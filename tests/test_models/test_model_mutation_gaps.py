@@ -1,12 +1,11 @@
 """Behaviour a package-wide mutation pass found untested: the layer stack's
 image cycling, the causal masks, incremental decoding of the answer decoder,
-ranking edge cases, stochastic depth, the MLM random words and the data
+ranking edge cases, the MLM random words and the data
 preprocessor's per-call tokenisation arguments. Every expectation is a
 hand-computed value or an independent computation."""
 import pytest
 import torch
 
-from albef_mm.models.backbones.vit import ALBEFViT, DropPath
 from albef_mm.models.data_preprocessor import ALBEFDataPreprocessor
 from albef_mm.models.heads import MLMHead
 from albef_mm.models.heads.vqa_decoder_head import (VQADecoderHead,
@@ -111,24 +110,6 @@ def test_ranking_clamps_k_and_scores_an_empty_answer_zero(fn):
     empty = loss[first == 2]
     assert empty.numel() == 2 and torch.equal(empty, torch.zeros(2))
     assert (loss[first != 2] > 0).all()
-
-
-def test_drop_path_scales_kept_samples_and_is_identity_in_eval():
-    torch.manual_seed(0)
-    layer = DropPath(0.25).train()
-    x = torch.ones(4000, 2, 3)
-    out = layer(x)
-    per_sample = out[:, 0, 0]
-    kept = per_sample != 0
-    # a dropped sample is all zero, a kept one is x / (1 - p)
-    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 4 / 3))
-    assert torch.equal(out[~kept], torch.zeros_like(out[~kept]))
-    assert abs(kept.float().mean().item() - 0.75) < 0.03
-    assert torch.equal(layer.eval()(x), x)
-    vit = ALBEFViT(img_size=32, embed_dims=16, num_layers=3, num_heads=2,
-                   drop_path_rate=0.2)
-    assert [b.drop_path.prob for b in vit.blocks] == pytest.approx(
-        [0.0, 0.1, 0.2])
 
 
 def test_mlm_random_words_cover_the_whole_vocabulary():

@@ -1,94 +1,58 @@
-"""ViT image encoder with ALBEF's settings (ViT-B/16, qkv bias, LN eps 1e-6).
+"""ViT image encoder with ALBEF's settings (ViT-B/16, qkv bias, LN eps 1e-6),
+built from timm's ``PatchEmbed`` and ``Block``.
 
-Own blocks rather than timm's so that a block can keep its attention
-probabilities and their gradient (ITC-mode Grad-CAM) and so that parameter
-names match ALBEF's ``visual_encoder.*`` keys one to one.
+Parameter names are timm's, which are ALBEF's ``visual_encoder.*`` keys one
+to one (``patch_embed.proj``, ``blocks.i.attn.qkv``, ``blocks.i.mlp.fc1``
+...). timm's ``Attention`` has the ``fused_attn`` switch and ``attn_drop``
+module that :class:`AttentionCapture` needs for ITC-mode Grad-CAM.
 """
 import math
+from functools import partial
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from timm.layers import PatchEmbed
+from timm.models.vision_transformer import Attention, Block
 from torch import nn
 
 from albef_mm.registry import MODELS
 
 
-class ViTAttention(nn.Module):
-    """Multi-head self-attention (``qkv``, ``proj``)."""
+class ViTAttention(Attention):
+    """timm's attention (``qkv``, ``proj``; SDPA while ``fused_attn``) whose
+    explicit path - the one :class:`AttentionCapture` switches to - scales
+    the scores after the product, ``(q @ kᵀ) * scale`` as ALBEF, where
+    timm scales ``q`` first (not bit-equal unless the head width is a power
+    of 4)."""
 
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool,
-                 attn_drop: float, proj_drop: float):
-        super().__init__()
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.scale = self.head_dim ** -0.5
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = attn_drop
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
-        self.save_attention = False
-        self.attention_map: Optional[torch.Tensor] = None
-        self.attention_gradients: Optional[torch.Tensor] = None
-
-    def _save_grad(self, grad):
-        self.attention_gradients = grad
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask=None,
+                is_causal: bool = False) -> torch.Tensor:
+        if self.fused_attn:
+            return super().forward(x, attn_mask, is_causal)
+        if attn_mask is not None or is_causal:
+            raise NotImplementedError("ALBEF's ViT attends without a mask")
         b, n, c = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        drop = self.attn_drop if self.training else 0.0
-        if self.save_attention:
-            probs = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
-            self.attention_map = probs
-            if probs.requires_grad:
-                probs.register_hook(self._save_grad)
-            out = F.dropout(probs, drop, self.training) @ v
-        else:
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
-        out = out.transpose(1, 2).reshape(b, n, c)
+        probs = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        out = (self.attn_drop(probs) @ v).transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(out))
 
 
-class DropPath(nn.Module):
-    """Stochastic depth per sample (0 in every ALBEF model)."""
-
-    def __init__(self, prob: float = 0.0):
-        super().__init__()
-        self.prob = prob
-
-    def forward(self, x):
-        if self.prob == 0.0 or not self.training:
-            return x
-        keep = 1 - self.prob
-        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1))
-        return x * mask.bernoulli_(keep) / keep
-
-
-class ViTBlock(nn.Module):
-    """Pre-norm transformer block (``norm1``, ``attn``, ``norm2``, ``mlp``)."""
+class ViTBlock(Block):
+    """timm's pre-norm block (``norm1``, ``attn``, ``norm2``, ``mlp``;
+    exact GELU) with a LayerNorm epsilon and ALBEF's dropout arguments."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
                  qkv_bias: bool, eps: float, drop: float, attn_drop: float,
                  drop_path: float):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = ViTAttention(dim, num_heads, qkv_bias, attn_drop, drop)
-        self.drop_path = DropPath(drop_path)
-        self.norm2 = nn.LayerNorm(dim, eps=eps)
-        hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Module()
-        self.mlp.fc1 = nn.Linear(dim, hidden)
-        self.mlp.fc2 = nn.Linear(hidden, dim)
-        self.mlp_drop = nn.Dropout(drop)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        h = self.mlp_drop(F.gelu(self.mlp.fc1(self.norm2(x))))
-        return x + self.drop_path(self.mlp_drop(self.mlp.fc2(h)))
+        super().__init__(dim, num_heads, mlp_ratio, qkv_bias,
+                         proj_drop=drop, attn_drop=attn_drop,
+                         drop_path=drop_path,
+                         norm_layer=partial(nn.LayerNorm, eps=eps),
+                         attn_layer=ViTAttention)
 
 
 @MODELS.register_module()
@@ -137,10 +101,10 @@ class ALBEFViT(BaseModule):
         self.num_patches = (img_size // patch_size) ** 2
         self.with_cp = with_cp
         self.pretrained = pretrained
-        self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv2d(in_channels, embed_dims,
-                                          kernel_size=patch_size,
-                                          stride=patch_size)
+        # img_size=None: the patch count is checked in ``forward`` with a
+        # message that names the fix.
+        self.patch_embed = PatchEmbed(None, patch_size, in_channels,
+                                      embed_dims)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.num_patches + 1, embed_dims))
@@ -190,7 +154,7 @@ class ALBEFViT(BaseModule):
             raise KeyError(f'{path} lacks ViT weights: {result.missing_keys}')
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed.proj(images).flatten(2).transpose(1, 2)
+        x = self.patch_embed(images)
         if x.size(1) != self.num_patches:
             side = int(math.sqrt(self.num_patches)) * self.patch_size
             raise ValueError(

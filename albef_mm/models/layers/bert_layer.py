@@ -5,12 +5,11 @@ Sub-module and parameter names follow HuggingFace BERT (``attention.self.
 query``, ``crossattention.output.LayerNorm`` ...) so that a
 ``bert-base-uncased`` state dict and ALBEF's ``xbert`` checkpoints map onto
 these modules by name. Attention runs through
-``F.scaled_dot_product_attention``; an eager path computes the probabilities
-explicitly while :func:`capture_attention` keeps them (Grad-CAM).
+``F.scaled_dot_product_attention``; an explicit path computes the
+probabilities (Grad-CAM's :class:`AttentionCapture` switches to it).
 """
-import contextlib
 import math
-from typing import Iterator, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -44,48 +43,6 @@ def causal_additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
                          SELF_ATTN_MASK_VALUE)
 
 
-@contextlib.contextmanager
-def capture_attention(*modules: nn.Module) -> Iterator[None]:
-    """Keep the attention probabilities of ``modules`` while the context is
-    open (Grad-CAM).
-
-    Inside the context each module runs its eager attention path and stores
-    the softmax probabilities (before dropout) in ``attention_map`` and,
-    once a backward pass reaches them, their gradient in
-    ``attention_gradients``. On exit - also after an error - the modules go
-    back to the fused SDPA path and the stored tensors are dropped, so no
-    module is left capturing (and holding activations) by accident.
-
-    Works with :class:`BertSelfAttention` and the ViT's attention (any
-    module with the ``save_attention`` switch).
-
-    Example:
-        >>> attn = fusion.layer[2].crossattention.self
-        >>> with capture_attention(attn):
-        ...     logits = itm_head(fusion(text, mask, image)[:, 0])
-        ...     grad, = torch.autograd.grad(logits[:, 1].sum(),
-        ...                                 attn.attention_map)
-    """
-    for module in modules:
-        if not hasattr(module, 'save_attention'):
-            raise TypeError(f'{type(module).__name__} cannot capture '
-                            'attention (no save_attention switch); pass the '
-                            'attention module itself, e.g. '
-                            '`layer.crossattention.self`')
-    previous = [m.save_attention for m in modules]
-    for module in modules:
-        module.save_attention = True
-        module.attention_map = None
-        module.attention_gradients = None
-    try:
-        yield
-    finally:
-        for module, prev in zip(modules, previous):
-            module.save_attention = prev
-            module.attention_map = None
-            module.attention_gradients = None
-
-
 class BertSelfAttention(nn.Module):
     """Multi-head attention with HF names ``query``, ``key``, ``value``.
 
@@ -97,10 +54,13 @@ class BertSelfAttention(nn.Module):
         attn_drop (float): Dropout on the attention probabilities.
 
     Attributes:
+        fused_attn (bool): Attend through SDPA (True, the default); False
+            computes the probabilities explicitly and passes them through
+            ``attn_drop`` (set by :class:`AttentionCapture`).
         explicit_dropout_on_cpu (bool): Training with attention dropout on
             CPU tensors computes the softmax explicitly instead of through
             SDPA (same dropout draws, faster there). True by default; False
-            always uses SDPA outside Grad-CAM capture.
+            always uses SDPA while ``fused_attn`` is set.
     """
 
     def __init__(self, hidden_size: int, num_heads: int, kv_width: int,
@@ -114,21 +74,13 @@ class BertSelfAttention(nn.Module):
         self.query = nn.Linear(hidden_size, hidden_size)
         self.key = nn.Linear(kv_width, hidden_size)
         self.value = nn.Linear(kv_width, hidden_size)
-        self.attn_drop = attn_drop
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.fused_attn = True
         self.explicit_dropout_on_cpu = True
-        # Grad-CAM support: set only by ``capture_attention`` (a context),
-        # then the eager path keeps the attention probabilities and their
-        # gradient.
-        self.save_attention = False
-        self.attention_map: Optional[torch.Tensor] = None
-        self.attention_gradients: Optional[torch.Tensor] = None
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
         return x.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
-
-    def _save_grad(self, grad: torch.Tensor) -> None:
-        self.attention_gradients = grad
 
     def forward(self, hidden: torch.Tensor, kv: Optional[torch.Tensor] = None,
                 mask: Optional[torch.Tensor] = None,
@@ -146,13 +98,13 @@ class BertSelfAttention(nn.Module):
         else:
             src = hidden if kv is None else kv
             k, v = self._split(self.key(src)), self._split(self.value(src))
-        drop = self.attn_drop if self.training else 0.0
-        if self.save_attention or (drop > 0 and q.device.type == 'cpu'
+        drop = self.attn_drop.p if self.training else 0.0
+        if not self.fused_attn or (drop > 0 and q.device.type == 'cpu'
                                    and self.explicit_dropout_on_cpu):
             # CPU SDPA has no kernel with dropout: its fallback scales the
             # transposed keys (a strided copy of every key) before the
             # product; the explicit form scales the scores, as the original.
-            context = self._explicit_attention(q, k, v, mask, drop)
+            context = self._explicit_attention(q, k, v, mask)
         else:
             if mask is not None:
                 mask = mask.to(q.dtype)
@@ -161,18 +113,13 @@ class BertSelfAttention(nn.Module):
         b, _, n, _ = context.shape
         return context.transpose(1, 2).reshape(b, n, -1)
 
-    def _explicit_attention(self, q, k, v, mask, drop: float) -> torch.Tensor:
-        """softmax(q·kᵀ/√d + mask), dropout, · v; keeps the probabilities and
-        their gradient when ``save_attention`` is set."""
+    def _explicit_attention(self, q, k, v, mask) -> torch.Tensor:
+        """softmax(q·kᵀ/√d + mask), ``attn_drop`` (where a capture hooks
+        in), · v."""
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
         if mask is not None:
             scores = scores + mask
-        probs = scores.softmax(dim=-1)
-        if self.save_attention:
-            self.attention_map = probs
-            if probs.requires_grad:
-                probs.register_hook(self._save_grad)
-        return F.dropout(probs, drop, self.training) @ v
+        return self.attn_drop(scores.softmax(dim=-1)) @ v
 
     def project_kv(self, kv: torch.Tensor):
         """Key/value projections of ``kv``, head-split, for re-use."""
