@@ -14,8 +14,22 @@ _base_ = [
     '../_base_/datasets/vqa.py',
     '../_base_/default_runtime.py',
 ]
+# init_from_pretrain: the 14M file (the paper's 14M row: test-dev 75.84 /
+# test-std 76.04); vqa_4m.py is the 4M row.
+# answer_list: ALBEF's released answer_list.json (3,128 answers: the
+# standard 3,129-answer vocabulary without its empty answer); a different
+# list is reported by VQAReleasedAnswerListHook (the model answers only
+# from this list).
 model = dict(init_from_pretrain='checkpoints/ALBEF.pth',
              answer_list='data/vqa/answer_list.json')
+custom_imports = dict(imports=['albef_mm.engine.hooks.vqa_answer_list_hook'],
+                      allow_failed_imports=False)
+custom_hooks = [
+    dict(type='MomentumUpdateHook'),
+    dict(type='AlphaWarmupHook'),
+    dict(type='VQAAnswerCoverageHook'),
+    dict(type='VQAReleasedAnswerListHook'),
+]
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-5, weight_decay=0.02),

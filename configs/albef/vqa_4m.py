@@ -3,4 +3,3 @@
 #   tools/dist_train.sh configs/albef/vqa_4m.py 8
 _base_ = ['./vqa.py']
 model = dict(init_from_pretrain='checkpoints/ALBEF_4M.pth')
-test_evaluator = dict(out_file='work_dirs/vqa_4m/vqa_result.json')

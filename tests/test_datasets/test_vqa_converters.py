@@ -76,3 +76,60 @@ def test_vg_and_answer_list(tmp_path):
                                           min_count=2) == ['yes', '2', '3']
     path = _write(tmp_path, 'vg_qa.json', vg)
     assert VQADataset(path).get_data_info(1)['gt_answer_weight'] == [0.5]
+
+
+def _mc(qid, answer):
+    return dict(question_id=qid, multiple_choice_answer=answer)
+
+
+# a small frequency table: (normalised answer, questions)
+VOCAB_TABLE = (
+    [_mc(i, 'yes') for i in range(3)]                        # yes: 3
+    + [_mc(10, 'Two'), _mc(11, 'two'), _mc(12, '2')]         # 2: 3
+    + [_mc(20, 'red.'), _mc(21, 'red'), _mc(22, 'Red')]      # red: 3
+    + [_mc(30, 'the'), _mc(31, 'a'), _mc(32, 'an')]          # '': 3
+    + [_mc(40, 'blue'), _mc(41, 'blue')]                     # blue: 2
+    + [_mc(50, 'cat'), _mc(50, 'cat'), _mc(51, 'cat')]       # cat: 2 q
+    + [_mc(60, '1,000'), _mc(61, '1000'), _mc(62, 'a dog'),
+       _mc(63, 'dog'), _mc(64, 'the dog'), _mc(65, '1000')]  # 1000, dog: 3
+)
+
+
+def test_standard_answer_list_recipe_on_a_frequency_table():
+    # compute_softscore: normalised multiple_choice_answer, distinct
+    # questions >= the threshold, first-appearance order; '' dropped
+    assert vqa_to_albef.standard_answer_list(VOCAB_TABLE, 3) == [
+        'yes', '2', 'red', '1000', 'dog']
+    assert vqa_to_albef.standard_answer_list(
+        VOCAB_TABLE, 3, drop_empty=False) == [
+        'yes', '2', 'red', '', '1000', 'dog']
+    assert vqa_to_albef.standard_answer_list(VOCAB_TABLE, 2) == [
+        'yes', '2', 'red', 'blue', 'cat', '1000', 'dog']
+    assert vqa_to_albef.STANDARD_MIN_QUESTIONS == 9
+    with pytest.raises(KeyError, match='official VQA v2 annotation'):
+        vqa_to_albef.standard_answer_list([dict(question_id=1, answer='x')])
+
+
+def test_answer_list_command_standard_and_approximation(tmp_path, capsys):
+    train = _write(tmp_path, 'train_ann.json',
+                   dict(annotations=VOCAB_TABLE[:9]))
+    val = _write(tmp_path, 'val_ann.json', dict(annotations=VOCAB_TABLE[9:]))
+    out = str(tmp_path / 'answers.json')
+    assert vqa_to_albef.main(['answer-list', '--annotations', train, val,
+                              '--min-questions', '3', '--out', out]) == 0
+    with open(out) as f:
+        assert json.load(f) == ['yes', '2', 'red', '1000', 'dog']
+    assert 'standard recipe' in capsys.readouterr().out
+    records = _write(tmp_path, 'records.json', vqa_to_albef.convert_vqa(
+        QUESTIONS, ANNOTATIONS))
+    out2 = str(tmp_path / 'top.json')
+    vqa_to_albef.main(['answer-list', records, '--top', '2', '--out', out2])
+    assert 'approximation' in capsys.readouterr().out
+    with open(out2) as f:
+        assert json.load(f) == ['yes', '2']
+    for bad in (['answer-list', records, '--out', out2],
+                ['answer-list', '--out', out2],
+                ['answer-list', records, '--annotations', train, '--top',
+                 '2', '--out', out2]):
+        with pytest.raises(SystemExit):
+            vqa_to_albef.main(bad)

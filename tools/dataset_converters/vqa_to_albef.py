@@ -13,10 +13,11 @@ Sub-commands::
     # Visual Genome question answers (question_answers.json)
     python tools/dataset_converters/vqa_to_albef.py vg \\
         --qa question_answers.json --out data/vqa/vg_qa.json
-    # answer list: the most frequent answers of training files
+    # answer list, the standard VQA v2 recipe (official annotations)
     python tools/dataset_converters/vqa_to_albef.py answer-list \\
-        data/vqa/vqa_train.json data/vqa/vqa_val.json --top 3128 \\
-        --out data/vqa/answer_list.json
+        --annotations v2_mscoco_train2014_annotations.json \\
+        v2_mscoco_val2014_annotations.json \\
+        --out data/vqa/answer_list_standard.json
 
 Record layouts (what ``VQADataset`` reads):
 
@@ -29,15 +30,45 @@ Record layouts (what ``VQADataset`` reads):
   dataset: 'vg'}``; answers are lower-cased with the final period removed
   (``--raw-answers`` keeps them as released).
 
-The answer list counts every human answer (one per VG question) and
-keeps the ``--top`` most frequent, most frequent first (ties in order of
-first appearance).
+The answer list. ALBEF's released ``answer_list.json`` (in its
+data.tar.gz; ``configs/albef/vqa.py`` reads it from
+``data/vqa/answer_list.json``) holds 3,128 answers: "the same 3,129
+answers as existing methods" with one empty answer removed (ALBEF issue
+#40, the author). The 3,129-answer vocabulary of those methods
+(bottom-up-attention-vqa ``tools/compute_softscore.py``, used by Pythia /
+MMF and UNITER) is made by :func:`standard_answer_list`, the default
+here: over the train2014 + val2014 annotations, each question's
+``multiple_choice_answer`` normalised as the VQA evaluation normalises
+answers (punctuation, number words, articles, contractions; commas
+removed), kept when at least 9 distinct questions have it. This recipe is
+stated exactly, but its output has not been compared with the released
+file here (no copy offline); the order of the entries (first appearance
+here, a Python 2 dict order in the original) only decides ties. A recount
+of the most frequent human answers (``--top N`` on ALBEF-format files, the
+earlier default) is an approximation that differs from the released list
+by about 300 answers (ALBEF issue #135): use it only for data without the
+official annotations.
+
+Visual Genome: ALBEF's released ``vg_qa.json`` is documented only as "QA
+pairs from Visual Genome" (paper; record layout
+``{question, answer: str, image, dataset: 'vg'}``); which pairs it keeps
+and how its answers were normalised is not published. ``vg`` converts every
+pair of ``question_answers.json`` (answers lower-cased, final period
+removed): an approximation of the released file.
 """
 import argparse
 import json
 import os.path as osp
+import sys
 from collections import Counter
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from albef_mm.evaluation.metrics.vqa_eval import (  # noqa: E402
+    process_digit_article, process_punctuation)
+
+# the standard vocabulary: answers of at least this many questions
+STANDARD_MIN_QUESTIONS = 9
 
 
 def _load(path: str, what: str):
@@ -101,9 +132,40 @@ def convert_vg(qa: list, image_prefix: str = 'image/',
     return out
 
 
+def normalize_vocabulary_answer(answer: str) -> str:
+    """An answer as the standard vocabulary spells it (compute_softscore's
+    ``preprocess_answer``): the VQA evaluation's punctuation and
+    digit/article processing, then commas removed."""
+    return process_digit_article(process_punctuation(answer)).replace(
+        ',', '')
+
+
+def standard_answer_list(annotations: Iterable[dict],
+                         min_questions: int = STANDARD_MIN_QUESTIONS,
+                         drop_empty: bool = True) -> List[str]:
+    """The standard VQA v2 answer vocabulary from official annotation
+    records (``question_id``, ``multiple_choice_answer``): the normalised
+    ``multiple_choice_answer`` values of at least ``min_questions``
+    distinct questions, in order of first appearance; the empty answer is
+    dropped (as ALBEF dropped it) unless ``drop_empty=False``. With the
+    train2014 + val2014 annotations: 3,129 answers before dropping."""
+    questions: Dict[str, set] = {}
+    for i, ann in enumerate(annotations):
+        if 'multiple_choice_answer' not in ann or 'question_id' not in ann:
+            raise KeyError(
+                f'annotation {i} has no multiple_choice_answer / question_id:'
+                ' pass the official VQA v2 annotation files '
+                '(v2_mscoco_*_annotations.json)')
+        answer = normalize_vocabulary_answer(ann['multiple_choice_answer'])
+        questions.setdefault(answer, set()).add(ann['question_id'])
+    return [a for a, ids in questions.items()
+            if len(ids) >= min_questions and (a or not drop_empty)]
+
+
 def build_answer_list(records: Sequence[dict], top: int,
                       min_count: int = 1) -> List[str]:
-    """The ``top`` most frequent answers (each human answer counts)."""
+    """The ``top`` most frequent answers (each human answer counts): an
+    approximation of the standard vocabulary (see the module docstring)."""
     counts = Counter()
     for rec in records:
         answers = rec['answer'] if isinstance(rec['answer'], list) \
@@ -125,12 +187,54 @@ def parse_args(argv=None):
     p.add_argument('--image-prefix', default='image/')
     p.add_argument('--raw-answers', action='store_true')
     p.add_argument('--out', required=True)
-    p = sub.add_parser('answer-list', help='most frequent answers')
-    p.add_argument('files', nargs='+')
-    p.add_argument('--top', type=int, default=3128)
+    p = sub.add_parser(
+        'answer-list', help='the standard VQA v2 answer vocabulary from the '
+        'official annotations (--annotations), or an approximation from '
+        'ALBEF-format files (FILES --top N)')
+    p.add_argument('files', nargs='*',
+                   help='ALBEF-format training files (with --top)')
+    p.add_argument('--annotations', nargs='+', default=None,
+                   help='official annotation files (train2014 + val2014)')
+    p.add_argument('--min-questions', type=int,
+                   default=STANDARD_MIN_QUESTIONS)
+    p.add_argument('--keep-empty', action='store_true',
+                   help='keep the empty answer (ALBEF removed it)')
+    p.add_argument('--top', type=int, default=None,
+                   help='most frequent answers of FILES (approximation)')
     p.add_argument('--min-count', type=int, default=1)
     p.add_argument('--out', required=True)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cmd == 'answer-list' and (bool(args.annotations) ==
+                                      bool(args.files)):
+        parser.error('answer-list: give either --annotations (the standard '
+                     'recipe) or ALBEF-format FILES with --top N')
+    if args.cmd == 'answer-list' and args.files and args.top is None:
+        parser.error('answer-list FILES: --top N is required (the recount '
+                     'of the most frequent answers)')
+    return args
+
+
+def answer_list_from_args(args) -> List[str]:
+    """The ``answer-list`` sub-command's list (prints which recipe)."""
+    if args.annotations:
+        anns = []
+        for path in args.annotations:
+            data = _load(path, 'annotation file')
+            if not isinstance(data, dict) or 'annotations' not in data:
+                raise KeyError(f'{path}: no "annotations" list (is this an '
+                               'official VQA v2 annotation file?)')
+            anns += data['annotations']
+        print(f'standard recipe: normalised multiple_choice_answer of >= '
+              f'{args.min_questions} questions'
+              + ('' if args.keep_empty else ', empty answer dropped'))
+        return standard_answer_list(anns, args.min_questions,
+                                    not args.keep_empty)
+    records = []
+    for path in args.files:
+        records += _load(path, 'training file')
+    print(f'approximation: the {args.top} most frequent human answers, not '
+          'the standard vocabulary (use --annotations for that)')
+    return build_answer_list(records, args.top, args.min_count)
 
 
 def main(argv=None) -> int:
@@ -144,10 +248,7 @@ def main(argv=None) -> int:
         out = convert_vg(_load(args.qa, 'VG question answers'),
                          args.image_prefix, args.raw_answers)
     else:
-        records = []
-        for path in args.files:
-            records += _load(path, 'training file')
-        out = build_answer_list(records, args.top, args.min_count)
+        out = answer_list_from_args(args)
     with open(args.out, 'w', encoding='utf-8') as f:
         json.dump(out, f)
     print(f'wrote {len(out)} entries to {args.out}')
