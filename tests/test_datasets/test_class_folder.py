@@ -177,3 +177,27 @@ def test_shapes_classification_export(tmp_path):
     n_single = sum(1 for s in scenes if s['split'] == 'train'
                    and len(s['objects']) == 1)
     assert single['shape_train.txt'] == n_single <= counts['shape_train.txt']
+
+
+def test_class_datasets_order_classes_and_files_deterministically(tmp_path):
+    """Class names from labels are sorted (label = position); the images
+    of a class folder are listed in sorted order, whatever the order the
+    file system returns them in."""
+    names = ['zebra', 'cat', 'mouse', 'ant', 'owl', 'dog']
+    lines = [f'img_{i}.png {n}' for i, n in enumerate(names)]
+    (tmp_path / 'ann.txt').write_text('\n'.join(lines))
+    ds = ClassAnnotationDataset(str(tmp_path / 'ann.txt'))
+    assert ds.metainfo['classes'] == tuple(sorted(names))
+    assert [ds.get_data_info(i)['gt_label'] for i in range(6)] == [
+        5, 1, 3, 0, 4, 2]
+    files = ['q', 'b', 'x', 'a', 'm', 'k', 'z', 'c', 'h']
+    for cls in ('b_cls', 'a_cls'):
+        (tmp_path / 'root' / cls).mkdir(parents=True)
+        for f in files:
+            (tmp_path / 'root' / cls / f'{f}.png').write_bytes(b'')
+    ds = ClassFolderDataset(str(tmp_path / 'root'))
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert ds.metainfo['classes'] == ('a_cls', 'b_cls')
+    paths = [i['img_path'] for i in infos]
+    assert paths == sorted(paths)
+    assert [i['gt_label'] for i in infos] == [0] * 9 + [1] * 9

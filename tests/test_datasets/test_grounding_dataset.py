@@ -159,3 +159,18 @@ def test_converter_handles_refcocog_umd_splits(tmp_path):
                         dets_file=osp.join(REFER, 'refcoco+', 'dets.json'))
     assert {ds.get_data_info(i)['ref_split'] for i in range(len(ds))} == {
         'test'}
+
+
+def test_grounding_image_size_is_height_then_width(tmp_path):
+    refs = {'7': dict(image_id=3, bbox=[1, 2, 3, 4], split='val',
+                      height=48, width=64)}
+    (tmp_path / 'refs.json').write_text(json.dumps(refs))
+    (tmp_path / 'dets.json').write_text(json.dumps({'3': [[0, 0, 5, 5]]}))
+    (tmp_path / 'test.json').write_text(json.dumps(
+        [dict(image='a.jpg', text='the left one', ref_id=7)]))
+    ds = RefCOCODataset(str(tmp_path / 'test.json'), test_mode=True,
+                        refs_file=str(tmp_path / 'refs.json'),
+                        dets_file=str(tmp_path / 'dets.json'))
+    info = ds.get_data_info(0)
+    assert info['gt_image_size'] == (48, 64)
+    assert info['proposals'] == [[0.0, 0.0, 5.0, 5.0]]

@@ -170,3 +170,12 @@ def test_shapes_configs_read_the_generated_files():
         assert len(ds) == n
         sample = ds[0]
         assert sample['inputs'].shape[-2:] == (64, 64)
+
+
+def test_nlvr2_labels_from_strings_and_json_booleans(tmp_path):
+    recs = [dict(images=['a.png', 'b.png'], sentence='Two dogs.', label=lab)
+            for lab in ('True', 'False', True, False)]
+    (tmp_path / 'ann.json').write_text(json.dumps(recs))
+    ds = NLVR2Dataset(str(tmp_path / 'ann.json'))
+    assert [ds.get_data_info(i)['gt_label'] for i in range(4)] == [1, 0, 1, 0]
+    assert ds.get_data_info(0)['text'] == 'two dogs'

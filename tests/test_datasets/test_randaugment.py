@@ -265,3 +265,11 @@ def test_geometry_ops_never_change_colours():
 def test_identity_only_moves_nothing(img):
     t = RandomAugment(N=3, augs=['Identity'], prob=1.0)
     np.testing.assert_array_equal(t({'img': img})['img'], img)
+
+
+def test_random_augment_defaults_two_ops_at_magnitude_seven():
+    """Defaults N=2, M=7: two Brightness ops with factor 7/10*1.8+0.1 =
+    1.36 each (values truncated): 100 -> 136 -> 184."""
+    aug = RandomAugment(augs=['Brightness'], prob=1.0)
+    img = np.full((4, 4, 3), 100, dtype=np.uint8)
+    assert (aug.augment(img) == 184).all()

@@ -141,3 +141,13 @@ def test_pipeline_end_to_end(tmp_path, rgb):
     assert out['inputs'].shape == (3, 32, 32)
     assert out['data_samples'].text == 'hi'
     assert 'flip' in out['data_samples'].metainfo
+
+
+def test_resize_scale_factor_is_width_then_height():
+    img = np.zeros((20, 40, 3), dtype=np.uint8)  # h 20, w 40
+    out = ALBEFResize((10, 30))(dict(img=img))  # to h 10, w 30
+    assert out['img'].shape == (10, 30, 3)
+    assert out['scale_factor'] == (0.75, 0.5)
+    pair = ALBEFResize((10, 30))(dict(img=[img, np.zeros((10, 10, 3),
+                                                         dtype=np.uint8)]))
+    assert pair['scale_factor'] == [(0.75, 0.5), (3.0, 1.0)]

@@ -68,3 +68,16 @@ def test_test_records_and_errors(tmp_path):
         dict(question='q', image='1.jpg', dataset='vg', answer=['x'])])
     with pytest.raises(ValueError, match='record 0: a "vg" record needs'):
         VQADataset(bad2)
+
+
+def test_vqa_test_records_keep_answers_as_lists(tmp_path):
+    """A val split mixing VQA (ten human answers) and VG (one answer
+    string) records: both give ``gt_answer`` as a list for the metric."""
+    recs = [dict(question='How many?', image='a.jpg', dataset='vg',
+                 question_id=1, answer='two'),
+            dict(question='What color?', image='b.jpg', dataset='vqa',
+                 question_id=2, answer=['red'] * 10)]
+    (tmp_path / 'val.json').write_text(json.dumps(recs))
+    ds = VQADataset(str(tmp_path / 'val.json'), test_mode=True)
+    assert ds.get_data_info(0)['gt_answer'] == ['two']
+    assert ds.get_data_info(1)['gt_answer'] == ['red'] * 10
