@@ -1,6 +1,7 @@
 # SNLI-VE-style fine-tuning of the tiny Shapes model (the embedded
 # default's checkpoint) on the generated Shapes ve_{train,dev,test}.json;
-# best checkpoint by dev accuracy.
+# best checkpoint by dev accuracy, tested on the test split after training
+# (the log names the weights and split of every test figure).
 #   python tools/train.py configs/albef/snli_ve_shapes_tiny.py
 #   python tools/test.py configs/albef/snli_ve_shapes_tiny.py \
 #       work_dirs/snli_ve_shapes_tiny/best_accuracy_acc_epoch_N.pth
@@ -30,3 +31,4 @@ param_scheduler = [dict(_base_.shapes_cosine_lr, warmup_lr=1e-4, min_lr=2e-5,
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=1, save_best='accuracy/acc',
                                      rule='greater'))
+test_after_train = True

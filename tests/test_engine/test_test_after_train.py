@@ -170,6 +170,9 @@ TEST_SPLIT_TASKS = {
     'retrieval_flickr30k.py': ('retrieval/r_mean', 'flickr30k_test.json'),
     'retrieval_flickr30k_4m.py': ('retrieval/r_mean',
                                   'flickr30k_test.json'),
+    'nlvr2_shapes_tiny.py': ('accuracy/acc', 'nlvr_test.json'),
+    'snli_ve_shapes_tiny.py': ('accuracy/acc', 've_test.json'),
+    'grounding_shapes_tiny.py': ('grounding/val_d', 'grounding_test.json'),
 }
 
 
