@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from albef_mm.apis import VisualGroundingInferencer
 from albef_mm.datasets import generate_shapes
 from helpers.tiny import CONFIG_ROOT, REPO_ROOT
 from albef_mm.visualization import peak_location
@@ -109,3 +110,11 @@ def test_demo_writes_the_figure(scenes, tmp_path):
     with pytest.raises(ValueError, match='give the expression'):
         demo.main([item['image'], '--config', CFG, '--checkpoint', CKPT,
                    '--out', str(out)])
+
+
+def test_grounding_proposals_empty_list_is_one_list_for_all_images():
+    per_image = VisualGroundingInferencer._per_image
+    # [] is "no proposals" for every image, not "zero images' lists"
+    assert per_image([]) is False
+    assert per_image([[0, 0, 4, 4], [1, 1, 2, 2]]) is False
+    assert per_image([[[0, 0, 4, 4]], []]) is True

@@ -82,3 +82,17 @@ def test_inferencer_ranks_classes(images):
     new = inf(images[1][0], classnames=['red', 'blue'])
     assert {n for n, _ in new[0]['topk']} == {'red', 'blue'}
     assert new[0]['pred_score'].shape == (2, )
+
+
+def test_zero_shot_score_covers_every_class_whatever_topk():
+    torch.manual_seed(0)
+    inf = ZeroShotClassificationInferencer(CFG, cfg_options=OPTS)
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3),
+                                              dtype=np.uint8)
+    out = inf(image, classnames=['red', 'blue', 'green'], topk=1)[0]
+    scores = inf.model.classify(inf._images([image]))[0]
+    assert out['pred_score'].shape == (3, )
+    assert torch.allclose(out['pred_score'], scores)
+    assert out['pred_label'] == int(scores.argmax())
+    assert out['topk'] == [(out['pred_class'],
+                            float(scores.max()))]
