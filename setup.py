@@ -32,6 +32,7 @@ setup(
     include_package_data=True,
     install_requires=read_requirements('runtime.txt'),
     extras_require=dict(tests=read_requirements('tests.txt'),
-                        demo=read_requirements('demo.txt')),
+                        demo=read_requirements('demo.txt'),
+                        scale=read_requirements('scale.txt')),
     license='BSD-3-Clause',
 )

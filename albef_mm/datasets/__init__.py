@@ -4,6 +4,7 @@ from .dtd import DTDDataset
 from .pretrain_caption import PretrainCaptionDataset
 from .refcoco import RefCOCODataset
 from .retrieval import RetrievalDataset
+from .sharded_caption import ShardedCaptionDataset, ShardError
 from .snli_ve import SNLIVEDataset  # noqa: F401
 from .nlvr2 import NLVR2Dataset  # noqa: F401
 from .vqa import VQADataset  # noqa: F401
@@ -15,6 +16,7 @@ from .utils import build_pipeline, load_json_list
 __all__ = [
     'ClassAnnotationDataset', 'ClassFolderDataset', 'DTDDataset',
     'PretrainCaptionDataset', 'RefCOCODataset', 'RetrievalDataset',
+    'ShardedCaptionDataset', 'ShardError',
     'generate_shapes',
     'SharedCounter', 'build_pipeline', 'load_json_list'
 ]
