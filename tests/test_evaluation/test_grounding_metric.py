@@ -173,7 +173,9 @@ def test_heatmap_file_in_the_original_format(tmp_path):
     metric = GroundingAccuracy()
     metric.set_work_dir(str(tmp_path))
     samples = _heatmap_samples()
-    _run(metric, samples, stage='test')
+    # a test after training (the epoch of the last training epoch is still
+    # known) names no epoch: the tested weights may be another epoch's
+    _run(metric, samples, stage='test', epoch=4)
     path = tmp_path / 'grounding_heatmaps' / 'test_testA_testB.pth'
     maps = torch.load(path, weights_only=True)
     # Grounding.py's list: {'ref_id', 'pred'} per expression, in order
@@ -182,10 +184,12 @@ def test_heatmap_file_in_the_original_format(tmp_path):
     for m, s in zip(maps, samples):
         assert m['pred'].dtype == torch.float32
         torch.testing.assert_close(m['pred'], s['pred_heatmap'])
-    # a second test run keeps the first file
+    # later test runs keep the earlier files
     _run(metric, samples, stage='test')
-    assert (tmp_path / 'grounding_heatmaps' / 'test_testA_testB_1.pth'
-            ).is_file()
+    _run(metric, samples, stage='test')
+    assert sorted(p.name for p in (tmp_path / 'grounding_heatmaps').iterdir()
+                  ) == ['test_testA_testB.pth', 'test_testA_testB_1.pth',
+                        'test_testA_testB_2.pth']
     assert len(torch.load(path, weights_only=True)) == 3
     # validation during training: named after the trained epoch (1-based)
     _run(metric, [dict(s, ref_split='val') for s in samples], stage='val',
