@@ -13,12 +13,18 @@ import time
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.evaluator import BaseMetric, Evaluator
+from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 
 from albef_mm.checkpoint import load_any
 from albef_mm.datasets import generate_shapes
-from albef_mm.engine.atomic_io import (atomic_path, atomic_torch_save,
-                                       atomic_write_text,
-                                       remove_stale_temporaries)
+from albef_mm.engine.atomic_io import (TMP_MARK, atomic_path,
+                                       atomic_torch_save, atomic_write_text,
+                                       remove_stale_temporaries,
+                                       temporary_name)
+from albef_mm.engine.hooks.atomic_checkpoint_hook import AtomicCheckpointHook
 from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
 from helpers.tiny import REPO_ROOT
@@ -178,3 +184,116 @@ def test_remove_stale_temporaries(tmp_path):
     assert remove_stale_temporaries(str(tmp_path)) == [str(stale)]
     assert live.exists() and other.exists()
 
+
+def test_temporary_name_is_hidden_and_cleaned_up_in_odd_folders(tmp_path):
+    folder = tmp_path / 'ckpt[1]'  # glob metacharacters in the folder name
+    target = folder / 'sub' / 'epoch_1.pth'
+    # the folder is created on demand
+    atomic_write_text(str(target), 'weights')
+    assert target.read_text() == 'weights'
+    tmp = temporary_name(str(target))
+    assert os.path.basename(tmp) == f'.epoch_1.pth{TMP_MARK}{os.getpid()}'
+    assert os.path.dirname(tmp) == str(folder / 'sub')
+    # a temporary of this very process (an earlier, interrupted write) is
+    # stale as well
+    with open(tmp, 'w') as f:
+        f.write('partial')
+    assert remove_stale_temporaries(str(folder / 'sub')) == [tmp]
+    assert sorted(os.listdir(folder / 'sub')) == ['epoch_1.pth']
+
+
+def test_atomic_path_cleans_up_after_keyboard_interrupt(tmp_path):
+    target = tmp_path / 'last_checkpoint'
+    target.write_text('old')
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(str(target)) as tmp:
+            with open(tmp, 'w') as f:
+                f.write('new')
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == ['last_checkpoint']
+    assert target.read_text() == 'old'
+
+
+@pytest.fixture
+def restore_default_scope():
+    """A plain MMEngine Runner makes 'mmengine' the current default scope;
+    drop the scopes a test creates so later tests build in their own."""
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in list(DefaultScope._instance_dict):
+        if name not in before:
+            del DefaultScope._instance_dict[name]
+
+
+class _Toy(BaseModel):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(1, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        out = self.fc(torch.stack(inputs))
+        if mode == 'loss':
+            return dict(loss=out.pow(2).mean())
+        return [dict(v=float(v)) for v in out]
+
+
+class _Scheduled(BaseMetric):
+    """Reports the next values of a fixed schedule at each evaluation."""
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = list(schedule)
+
+    def process(self, data_batch, data_samples):
+        self.results.append(0)
+
+    def compute_metrics(self, results):
+        return self.schedule.pop(0)
+
+
+def test_atomic_checkpoint_hook_keeps_the_last_and_the_best_files(
+        tmp_path, restore_default_scope):
+    work, out = tmp_path / 'work', tmp_path / 'out'
+    # checkpoints go to OUT/work; a temporary of a killed save is there
+    (out / 'work').mkdir(parents=True)
+    stale = out / 'work' / '.epoch_9.pth.tmp-999999999'
+    stale.write_bytes(b'x')
+    data = [dict(inputs=torch.ones(1)) for _ in range(2)]
+    loader = dict(dataset=data, batch_size=2, collate_fn=dict(
+        type='pseudo_collate'), sampler=dict(type='DefaultSampler',
+                                             shuffle=False))
+    # 'acc' improves at epochs 1, 2, 4; 'neg' at epochs 1 and 3
+    schedule = [dict(acc=a, neg=n) for a, n in
+                ((1, 5), (3, 4), (2, 6), (5, 1))]
+    hook = AtomicCheckpointHook(interval=1, max_keep_ckpts=2,
+                                out_dir=str(out), save_best=['acc', 'neg'],
+                                rule=['greater', 'greater'])
+    # a second hook keeps only the best file of a single key
+    single = AtomicCheckpointHook(interval=100, save_last=False,
+                                  out_dir=str(tmp_path / 'best'),
+                                  save_best='acc', rule='greater')
+    runner = Runner(
+        model=_Toy(), work_dir=str(work), train_dataloader=loader,
+        val_dataloader=loader, val_evaluator=Evaluator(_Scheduled(schedule)),
+        train_cfg=dict(by_epoch=True, max_epochs=4, val_interval=1),
+        val_cfg=dict(), optim_wrapper=dict(optimizer=dict(type='SGD',
+                                                          lr=0.01)),
+        default_hooks=dict(checkpoint=hook), custom_hooks=[single],
+        default_scope='mmengine')
+    runner.train()
+    assert os.listdir(tmp_path / 'best' / 'work') == ['best_acc_epoch_4.pth']
+    saved = out / 'work'
+    assert not stale.exists()
+    assert sorted(os.listdir(saved)) == [
+        'best_acc_epoch_4.pth', 'best_neg_epoch_3.pth', 'epoch_3.pth',
+        'epoch_4.pth']
+    # last_checkpoint stays in the work dir, where resume='auto' looks
+    assert (work / 'last_checkpoint').read_text() == str(saved /
+                                                         'epoch_4.pth')
+    # a second save of the same step (after a best save) keeps epoch 3
+    hook._save_checkpoint_with_step(runner, 4, dict(epoch=4, iter=4))
+    assert sorted(os.listdir(saved))[2:] == ['epoch_3.pth', 'epoch_4.pth']
+    # checkpoints saved by DeepSpeed are directories
+    (saved / 'ds.pth').mkdir()
+    assert hook._remove(str(saved / 'ds.pth'))
+    assert not (saved / 'ds.pth').exists()

@@ -39,3 +39,17 @@ def test_misspelt_types_are_named_with_close_matches():
     # the runner refuses the config before building anything
     with pytest.raises(KeyError, match='FusionEncodr'):
         RUNNERS.build(cfg)
+
+
+def test_config_check_hints_loose_matches_and_skips_scoped_types():
+    # scoped names are MMEngine's to resolve
+    check_config_types(Config(dict(
+        custom_hooks=[dict(type='mmengine.EmptyCacheHook')])))
+    # 'MomentumHook' is 0.8 similar to 'MomentumUpdateHook' (difflib ratio
+    # 2 * 12 / 30): still a suggestion
+    with pytest.raises(KeyError) as err:
+        check_config_types(Config(dict(
+            custom_hooks=[dict(type='MomentumHook')])))
+    assert "custom_hooks[0].type='MomentumHook' is not registered; did " \
+        "you mean [" in str(err.value)
+    assert "'MomentumUpdateHook'" in str(err.value)

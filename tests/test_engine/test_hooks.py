@@ -1,6 +1,8 @@
 """The ALBEF training hooks on a stand-in runner."""
+import random
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from mmengine.logging import MessageHub
@@ -78,3 +80,28 @@ def test_random_state_restored_only_when_resuming():
     assert torch.equal(torch.rand(3), expected)
     hook.after_load_checkpoint(SimpleNamespace(_resume=False), ckpt)
     assert not torch.equal(torch.rand(3), expected)
+
+
+def test_random_state_hook_restores_every_generator_on_resume():
+    hook = RandomStateHook()
+    ckpt = {}
+    hook.before_save_checkpoint(None, ckpt)
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    hook.after_load_checkpoint(SimpleNamespace(_resume=True), ckpt)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == \
+        expected
+    # a plain load (no resume) leaves the generators alone
+    hook.after_load_checkpoint(SimpleNamespace(_resume=False), ckpt)
+    assert np.random.rand() != expected[1]
+
+
+def test_alpha_warmup_hook_logs_train_alpha():
+    model = SimpleNamespace(alpha=0.0, max_alpha=0.4)
+    hub = MessageHub.get_instance('albef_mm_alpha_log_test')
+    runner = SimpleNamespace(model=model, train_dataloader=[0] * 8, iter=2,
+                             message_hub=hub)
+    hook = AlphaWarmupHook()
+    hook.before_train_iter(runner, 2)
+    hook.after_train_iter(runner, 2)
+    assert model.alpha == 0.4 * 2 / 8
+    assert hub.get_scalar('train/alpha').current() == 0.1

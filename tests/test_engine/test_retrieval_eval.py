@@ -1,18 +1,24 @@
-"""tools/test.py and tools/dist_test.sh on a tiny Shapes retrieval model:
-single-process and 2-process (gloo) evaluations give the same scores."""
+"""The retrieval evaluation loop: its defaults and its score matrices on
+the reference fixture; tools/test.py and tools/dist_test.sh on a tiny
+Shapes retrieval model (single-process and 2-process (gloo) evaluations
+give the same scores)."""
 import os
 import os.path as osp
 import pickle
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import oracle_fixture
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from parity.retrieval import build_retrieval_model
 
 from albef_mm.datasets import generate_shapes
+from albef_mm.engine.runner.retrieval_loop import RetrievalEvalMixin
 from albef_mm.registry import MODELS
 from helpers import CONFIG_ROOT
 from helpers.tiny import REPO_ROOT
@@ -163,3 +169,96 @@ def test_loop_scores_equal_brute_force_top_k(setup):
                                  log).group(1))
         assert abs(logged - expected[name]) < 0.01, (name, logged,
                                                      expected[name])
+
+
+def test_retrieval_eval_defaults_are_the_original_coco_settings():
+    """Without ``val_cfg``/``test_cfg`` keys the loop evaluates as
+    ALBEF's COCO config: 256 re-ranked candidates, ITM logit alone,
+    captions of at most 30 tokens."""
+    loop = RetrievalEvalMixin()
+    loop._setup()
+    assert (loop.k_test, loop.itm_rerank, loop.add_itc) == (256, True, False)
+    assert loop.text_max_length == 30
+
+
+class _Loader(list):
+    """Batches of the loop's dataloader, with its ``dataset``."""
+
+    def __init__(self, batches, dataset):
+        super().__init__(batches)
+        self.dataset = dataset
+
+
+class _Evaluator:
+
+    def process(self, data_samples, data_batch=None):
+        self.sample, = data_samples
+
+    def evaluate(self, size):
+        return {}
+
+
+class _FixtureModel:
+    """The fixture's retrieval model behind the loop's model interface,
+    with the fixture's token ids standing in for the tokenizer and its
+    normalised images for the preprocessor."""
+
+    def __init__(self, model, inputs):
+        self.model, self.inputs = model, inputs
+        self.data_preprocessor = self
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __call__(self, batch, training=False):
+        return dict(images=batch['inputs'], data_samples=batch['samples'])
+
+    def tokenize(self, texts, max_length=None, padding=None,
+                 truncation=None):
+        rows = [int(t) for t in texts]
+        return dict(text_ids=self.inputs['text_ids'][rows],
+                    text_mask=self.inputs['text_atts'][rows])
+
+
+def _loop(itm_rerank):
+    fx = torch.load(oracle_fixture('retrieval.pth'))
+    inp = fx['inputs']
+    wrapped = _FixtureModel(build_retrieval_model(fx).eval(), inp)
+    samples = [SimpleNamespace(image_idx=i) for i in range(4)]
+    batches = [dict(inputs=inp['image'][:3], samples=samples[:3]),
+               dict(inputs=inp['image'][3:], samples=samples[3:])]
+    dataset = SimpleNamespace(texts=['0', '1', '2', '3'], num_images=4,
+                              img2txt=[[0], [1], [2], [3]],
+                              txt2img=[0, 1, 2, 3])
+
+    class Loop(RetrievalEvalMixin):
+        model = wrapped
+
+    loop = Loop()
+    loop._setup(k_test=fx['config']['k_test'], itm_rerank=itm_rerank,
+                text_batch_size=3)
+    loop.dataloader, loop.fp16 = _Loader(batches, dataset), False
+    loop.evaluator = _Evaluator()
+    loop.evaluate_retrieval()
+    return loop.evaluator.sample, fx['outputs']['eval']
+
+
+def test_loop_scores_are_the_fixture_score_matrices():
+    """Shortlist of k_test = 2, ITM re-rank, -100 elsewhere: the original
+    evaluation's matrices of both directions."""
+    sample, exp = _loop(itm_rerank=True)
+    torch.testing.assert_close(sample['scores_i2t'], exp['score_matrix_i2t'],
+                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(sample['scores_t2i'], exp['score_matrix_t2i'],
+                               rtol=1e-5, atol=1e-5)
+    assert (sample['scores_i2t'] == -100).sum(1).tolist() == [2, 2, 2, 2]
+
+
+def test_loop_without_rerank_scores_with_itc_similarities():
+    sample, exp = _loop(itm_rerank=False)
+    sims = exp['sims_matrix']
+    assert not torch.allclose(sims, sims.t(), atol=1e-3)
+    torch.testing.assert_close(sample['scores_i2t'], sims, rtol=1e-5,
+                               atol=1e-6)
+    torch.testing.assert_close(sample['scores_t2i'], sims.t(), rtol=1e-5,
+                               atol=1e-6)

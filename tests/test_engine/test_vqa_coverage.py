@@ -4,16 +4,19 @@ with the split's accuracy upper bound, the file names and the fix."""
 import json
 import logging
 import os.path as osp
+import types
 
 import pytest
 from mmengine.config import Config
 
 from albef_mm.datasets import generate_shapes
+from albef_mm.engine.hooks.vqa_coverage_hook import VQAAnswerCoverageHook
 from albef_mm.evaluation.metrics.vqa_coverage import (answer_list_coverage,
                                                       coverage_message)
 from albef_mm.evaluation.metrics.vqa_eval import question_accuracy
 from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
+from helpers.recording import RecordingLogger
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'vqa_shapes_tiny.py')
 
@@ -128,3 +131,49 @@ def test_uncovered_examples_are_the_majority_answers_by_frequency():
                           'ground-truth answer of 3 of 4 questions (75.00%) '
                           'of a.json, b.json: ')
     assert 'at most 25.00%' in msg
+
+
+class _Split:
+    def __init__(self, name, gts):
+        self.ann_file, self.gts = name, gts
+
+    def __len__(self):
+        return len(self.gts)
+
+    def get_data_info(self, i):
+        return dict(gt_answer=self.gts[i])
+
+
+def _coverage_runner(val, test):
+    model = types.SimpleNamespace(answer_list=['red', 'blue'],
+                                  _answer_file='answers.json')
+    return types.SimpleNamespace(
+        model=model, logger=RecordingLogger(),
+        val_dataloader=types.SimpleNamespace(dataset=val),
+        test_dataloader=types.SimpleNamespace(dataset=test))
+
+
+def test_coverage_hook_checks_each_split_once():
+    val = _Split('val.json', [['red'] * 10, ['green'] * 10])
+    test = _Split('test.json', [['blue'] * 10, None, ['pink'] * 10,
+                                ['pink'] * 10])
+    runner = _coverage_runner(val, test)
+    hook = VQAAnswerCoverageHook()
+    hook.before_val(runner)
+    hook.before_val(runner)  # a second validation: no second report
+    assert [(r['ann_files'], r['num_questions'], r['num_uncovered'])
+            for r in hook.reports] == [(['val.json'], 2, 1)]
+    warnings = [m for lvl, m in runner.logger.records
+                if lvl == logging.WARNING]
+    assert len(warnings) == 1 and 'of 1 of 2 questions (50.00%)' in \
+        warnings[0]
+    runner.logger.records.clear()
+    hook.before_test(runner)  # same answer list, another split
+    assert [(r['ann_files'], r['num_questions'], r['num_uncovered'])
+            for r in hook.reports][1:] == [(['test.json'], 3, 2)]
+    msgs = [m for _, m in runner.logger.records]
+    assert len(msgs) == 2
+    assert 'of 2 of 3 questions (66.67%) of test.json' in msgs[0]
+    assert "Most frequent missing answers: ['pink']" in msgs[0]
+    assert msgs[1] == ('1 questions without ground-truth answers were not '
+                       'counted')

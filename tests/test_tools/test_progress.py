@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import os
 import os.path as osp
+import types
 
 import pytest
 import torch
@@ -15,9 +16,11 @@ from mmengine.config import Config
 
 from albef_mm.checkpoint import convert_albef_state_dict
 from albef_mm.datasets import generate_shapes
+from albef_mm.engine.hooks.eval_progress_hook import EvalProgressHook
 from albef_mm.engine.progress import ETAProgress, format_seconds
 from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
+from helpers.recording import RecordingLogger
 from helpers.tiny import REPO_ROOT
 
 
@@ -177,3 +180,48 @@ def test_generate_shapes_tool_progress_and_identical_files(tmp_path,
     generate_shapes(str(tmp_path / 'lib'), num_train=6, num_val=2,
                     num_test=2)
     assert _digest(tmp_path / 'tool') == _digest(tmp_path / 'lib')
+
+
+def test_format_seconds_rounds_and_clamps():
+    assert format_seconds(59.6) == '0:01:00'  # rounded, not truncated
+    assert format_seconds(-3.0) == '0:00:00'  # clock jitter is no error
+    assert format_seconds(7322) == '2:02:02'
+
+
+def test_progress_emits_when_the_interval_is_reached_exactly():
+    now = [0.0]
+    lines = []
+    bar = ETAProgress(3, 'x', interval=2, emit=lines.append,
+                      clock=lambda: now[0])
+    for _ in range(3):
+        now[0] += 2.0
+        bar.update()
+    assert lines == ['x 1/3 (33%), 0:00:02 elapsed, ETA 0:00:04',
+                     'x 2/3 (66%), 0:00:04 elapsed, ETA 0:00:02',
+                     'x 3/3 (100%), 0:00:06 elapsed, done']
+
+
+def test_progress_always_emits_the_last_step():
+    now = [0.0]
+    lines = []
+    bar = ETAProgress(3, 'y', interval=100, emit=lines.append,
+                      clock=lambda: now[0])
+    for _ in range(3):
+        now[0] += 1.0
+        bar.update()
+    assert lines == ['y 1/3 (33%), 0:00:01 elapsed, ETA 0:00:02',
+                     'y 3/3 (100%), 0:00:03 elapsed, done']
+
+
+def test_eval_progress_hook_counts_test_batches_of_the_test_loader():
+    runner = types.SimpleNamespace(logger=RecordingLogger(), val_dataloader=[0] * 3,
+                                   test_dataloader=[0] * 2)
+    hook = EvalProgressHook()
+    assert hook.interval == 30.0
+    hook.before_test_epoch(runner)
+    for i in range(2):
+        hook.after_test_iter(runner, i)
+    msgs = [m for _, m in runner.logger.records]
+    assert len(msgs) == 2
+    assert msgs[0].startswith('test: batch 1/2 (50%), 0:00:0')
+    assert msgs[1].startswith('test: batch 2/2 (100%)')

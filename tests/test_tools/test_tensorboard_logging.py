@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config
 
 from albef_mm.datasets import generate_shapes
-from albef_mm.engine.vis_backends import check_vis_backends
+from albef_mm.engine.vis_backends import check_vis_backends, enable_tensorboard
 from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
 from helpers.tiny import REPO_ROOT
@@ -86,3 +86,11 @@ def test_missing_tensorboard_package_is_a_clear_error(monkeypatch):
     with pytest.raises(ImportError, match='pip install tensorboard'):
         RUNNERS.build(cfg)
     assert not osp.exists('/nonexistent/never/created')
+
+
+def test_enable_tensorboard_adds_the_backend_once_keeping_local_logs():
+    cfg = Config(dict())
+    enable_tensorboard(cfg)
+    enable_tensorboard(cfg)
+    assert [b['type'] for b in cfg.visualizer['vis_backends']] == [
+        'LocalVisBackend', 'TensorboardVisBackend']
