@@ -17,20 +17,29 @@ is drawn in green, as the grounding evaluation selects it.
 
 The config's model must have a Grad-CAM head (``ALBEFGrounding``: the
 grounding configs); ``--gradcam-layer`` / ``--gradcam-mode`` override it.
+
+Nothing is lost: every figure name is planned before the model runs, and
+the demo stops (writing nothing) when a figure would replace one of its
+inputs, when two inputs would share a figure, when a figure path is a
+symbolic link, or when it exists and ``--overwrite`` is not given.
+Figures are written atomically. In a folder, ``x.png`` gets ``x.png``
+unless another image is also named ``x`` (``x.jpg``): then ``x_png.png``
+and ``x_jpg.png``.
 Works with albef_mm checkpoints and original ALBEF files (e.g. the released
 ``refcoco.pth`` with ``configs/albef/grounding_refcoco+.py``).
 """
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import sys
+from collections import Counter
 
 import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from albef_mm.apis import VisualGroundingInferencer  # noqa: E402
+from albef_mm.engine.atomic_io import atomic_path  # noqa: E402
 from albef_mm.visualization import draw_grounding  # noqa: E402
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -50,6 +59,8 @@ def parse_args(argv=None):
     parser.add_argument('--image-id', help='key of the image in a dets.json')
     parser.add_argument('--gradcam-mode', choices=['itm', 'itc'])
     parser.add_argument('--gradcam-layer', type=int)
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing figures (never an input)')
     parser.add_argument('--no-words', action='store_true',
                         help='only the expression map, no per-word panels')
     parser.add_argument('--device', default='cuda' if
@@ -85,8 +96,8 @@ def render(result: dict, out_file: str, words: bool = True) -> None:
     fig = draw_grounding(result['image'], result['heatmap'], result['text'],
                          result['token_maps'] if words else None,
                          result['words'] if words else None, result['box'])
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    fig.savefig(out_file, dpi=100)
+    with atomic_path(out_file) as tmp:  # a kill leaves no half figure
+        fig.savefig(tmp, dpi=100, format='png')
     plt.close(fig)
 
 
@@ -126,8 +137,10 @@ def items_of(args):
                        if f.lower().endswith(IMAGE_EXTS))
         if not files:
             raise FileNotFoundError(f'no images in {args.image}')
+        stems = Counter(osp.splitext(osp.basename(f))[0] for f in files)
         for f in files:
-            name = osp.splitext(osp.basename(f))[0]
+            stem, ext = osp.splitext(osp.basename(f))
+            name = stem if stems[stem] == 1 else f'{stem}_{ext[1:]}'
             yield f, args.expression, proposals, osp.join(args.out,
                                                           name + '.png')
     elif osp.isfile(args.image):
@@ -137,13 +150,43 @@ def items_of(args):
                                 'nor a json list')
 
 
+def check_outputs(items: list, inputs: list, overwrite: bool) -> None:
+    """Refuse (``FileExistsError`` naming the file, before anything is
+    computed) a figure path that is an input, is shared by two items, is
+    a symbolic link, or exists without ``overwrite``."""
+    read = {osp.realpath(p) for p in inputs}
+    first = {}
+    for image, _, _, out_file in items:
+        real = osp.realpath(out_file)
+        if real in read:
+            raise FileExistsError(
+                f'{out_file} is an input of this run; refusing to replace '
+                'it: choose an --out outside the input folder')
+        if real in first:
+            raise FileExistsError(
+                f'{first[real]} and {image} would both be drawn to '
+                f'{out_file}; give them distinct names')
+        first[real] = image
+        if osp.islink(out_file):
+            raise FileExistsError(f'{out_file} is a symbolic link; refusing '
+                                  'to write through it')
+        if osp.exists(out_file) and not overwrite:
+            raise FileExistsError(f'{out_file} exists; pass --overwrite to '
+                                  'replace it')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    items = list(items_of(args))
+    inputs = [image for image, _, _, _ in items] + [
+        p for p in (args.image, args.proposals, args.config,
+                    args.checkpoint) if p and osp.isfile(p)]
+    check_outputs(items, inputs, args.overwrite)
     inferencer = build(args.config, args.checkpoint, args.device,
                        args.cfg_options, args.gradcam_mode,
                        args.gradcam_layer)
     written = []
-    for image, text, proposals, out_file in items_of(args):
+    for image, text, proposals, out_file in items:
         result = ground(inferencer, image, text, proposals)
         render(result, out_file, words=not args.no_words)
         box = '' if result['box'] is None else f', box {result["box"]}'

@@ -23,6 +23,7 @@ import argparse
 import glob
 import os
 import os.path as osp
+import re
 import sys
 import threading
 from typing import Callable, Dict, List, Optional
@@ -55,10 +56,14 @@ TASKS = {
 }
 
 
+EPOCH_FILE = re.compile(r'epoch_(\d+)\.pth$')
+
+
 def find_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint a training run left in ``work_dir``: the newest
     ``best_*.pth``, else the file named by ``last_checkpoint``, else the
-    highest ``epoch_*.pth``; None when there is none."""
+    highest ``epoch_<N>.pth`` (other names are ignored); None when there
+    is none."""
     best = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')),
                   key=osp.getmtime)
     if best:
@@ -70,9 +75,14 @@ def find_checkpoint(work_dir: str) -> Optional[str]:
         for cand in (path, osp.join(work_dir, osp.basename(path))):
             if osp.isfile(cand):
                 return cand
-    epochs = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
-    return max(epochs, key=lambda p: int(''.join(
-        c for c in osp.basename(p) if c.isdigit()))) if epochs else None
+    # only ``epoch_<N>.pth``: ``epoch_final.pth`` or ``epoch_10_backup1.pth``
+    # are not what the runner wrote (and their digits are not the epoch)
+    epochs = {}
+    for path in glob.glob(osp.join(work_dir, 'epoch_*.pth')):
+        match = EPOCH_FILE.match(osp.basename(path))
+        if match:
+            epochs[int(match.group(1))] = path
+    return epochs[max(epochs)] if epochs else None
 
 
 class LazyTask:

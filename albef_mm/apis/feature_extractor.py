@@ -5,7 +5,8 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from albef_mm.datasets.transforms.loading import load_rgb_image
+from albef_mm.datasets.transforms.loading import (check_rgb_array,
+                                                  load_rgb_image)
 from albef_mm.datasets.utils import build_pipeline
 from .model import init_model
 
@@ -60,10 +61,8 @@ class FeatureExtractor:
         for i, img in enumerate(images):
             if isinstance(img, str):
                 img = load_rgb_image(img, i)
-            elif not (isinstance(img, np.ndarray) and img.ndim == 3
-                      and img.shape[2] == 3):
-                raise ValueError(f'image {i}: expected a file path or an '
-                                 'RGB uint8 HxWx3 array')
+            else:
+                check_rgb_array(img, f'image {i}')
             results = dict(img=img, img_shape=img.shape[:2],
                            ori_shape=img.shape[:2])
             for t in self.pipeline:

@@ -5,7 +5,7 @@ import numpy as np
 from mmengine.config import Config
 
 from albef_mm.datasets.transforms.loading import load_rgb_image
-from albef_mm.datasets.transforms.text import pre_caption
+from albef_mm.datasets.transforms.text import clean_text
 from albef_mm.evaluation.metrics.grounding import ground_expression
 from .feature_extractor import FeatureExtractor, ImageInput
 
@@ -82,7 +82,8 @@ class VisualGroundingInferencer(FeatureExtractor):
         results = []
         for s in range(0, len(images), self.batch_size):
             chunk = images[s:s + self.batch_size]
-            cleaned = [pre_caption(t, 30) for t in texts[s:s + len(chunk)]]
+            cleaned = [clean_text(t, f'expression {s + n}', what='expression')
+                       for n, t in enumerate(texts[s:s + len(chunk)])]
             tok = pre.tokenize(cleaned, truncation=False, padding='longest')
             out = self.model.gradcam(self._images(chunk), tok['text_ids'],
                                      tok['text_mask'])

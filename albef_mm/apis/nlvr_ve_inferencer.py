@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from albef_mm.datasets.transforms.text import pre_caption
+from albef_mm.datasets.transforms.text import clean_text
 from .feature_extractor import FeatureExtractor, ImageInput, _image_pipeline
 from .model import init_model
 
@@ -54,7 +54,8 @@ class VEInferencer(FeatureExtractor):
             raise ValueError(f'{type(self).__name__} pairs input i with text '
                              f'i: got {len(images)} inputs and {len(texts)} '
                              'texts')
-        return images, [pre_caption(t, 30) for t in texts]
+        return images, [clean_text(t, f'text {n}') for n, t in
+                        enumerate(texts)]
 
     def _batch_images(self, images) -> torch.Tensor:
         return self._images(images)

@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 from mmengine.config import Config
 
-from albef_mm.datasets.transforms.text import pre_question
+from albef_mm.datasets.transforms.text import clean_text, pre_question
 from .feature_extractor import FeatureExtractor, _image_pipeline
 from .model import init_model
 
@@ -61,8 +61,10 @@ class VQAInferencer(FeatureExtractor):
         results = []
         for s in range(0, len(questions), self.batch_size):
             tok = self.model.data_preprocessor.tokenize(
-                [pre_question(q, 50) for q in
-                 questions[s:s + self.batch_size]], truncation=False)
+                [clean_text(q, f'question {s + n}', pre_question, 50,
+                            'question') for n, q in
+                 enumerate(questions[s:s + self.batch_size])],
+                truncation=False)
             ids, probs = self.model.answer_questions(
                 self._images(images[s:s + self.batch_size]),
                 tok['text_ids'], tok['text_mask'], k=k)

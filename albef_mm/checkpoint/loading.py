@@ -10,7 +10,8 @@ from .albef_keys import (UnknownKeysError, convert_albef_state_dict,
                          is_original_albef)
 from .io import extract_state_dict, load_any
 from .pos_embed import interpolate_pos_embed
-from .report import CheckpointMismatchError, format_groups, likely_causes
+from .report import (CheckpointMismatchError, check_tensor_kinds,
+                     format_groups, likely_causes)
 
 
 @dataclass
@@ -179,6 +180,7 @@ def load_checkpoint_to_model(model: nn.Module, ckpt_or_path,
             f'layout have no counterpart in {type(model).__name__}\'s '
             'conversion (its convert_original_state_dict).') from err
     own = model.state_dict()
+    check_tensor_kinds(state, own, source)
     for key, value in state.items():
         if key in own and tuple(own[key].shape) != tuple(value.shape):
             shapes = (tuple(value.shape), tuple(own[key].shape))

@@ -10,6 +10,8 @@ import re
 from collections import Counter, OrderedDict
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+import torch
+
 Shape = Tuple[int, ...]
 
 
@@ -163,6 +165,54 @@ def likely_causes(missing: Sequence[str], unexpected: Sequence[str],
         causes.append('only momentum (`*_m`) weights are missing: a file '
                       'with part of the momentum branch')
     return causes or ['unknown: compare the groups below']
+
+
+def _kind(value) -> str:
+    if value.dtype == torch.bool:
+        return 'bool'
+    return 'floating' if value.is_floating_point() or value.is_complex() \
+        else 'integer'
+
+
+def check_tensor_kinds(state: Dict, own: Dict, source: str,
+                       examples: int = 5) -> None:
+    """Refuse checkpoint values that would load without a word and give
+    wrong results: a value that is not a tensor (a string, a number), a
+    tensor of another kind than the model's (int64 or bool weights where
+    the model has floating-point ones; copying casts them silently), and
+    floating-point tensors holding NaN or infinity (they would only show
+    as a metric of 0 at the end of an evaluation). Only keys the model has
+    are checked; float16 / bfloat16 weights for float32 ones are fine.
+
+    Raises:
+        ValueError: Naming ``source``, the offending keys (up to
+            ``examples`` of each problem) and what they hold.
+    """
+    problems = []
+    not_tensors = [f'{k} ({type(v).__name__} {v!r:.40})'
+                   for k, v in state.items()
+                   if k in own and not torch.is_tensor(v)]
+    if not_tensors:
+        problems.append(f'{len(not_tensors)} value(s) are not tensors: '
+                        + ', '.join(not_tensors[:examples]))
+    tensors = {k: v for k, v in state.items()
+               if k in own and torch.is_tensor(v) and not v.is_meta}
+    kinds = [f'{k} ({v.dtype}, model {own[k].dtype})'
+             for k, v in tensors.items() if _kind(v) != _kind(own[k])]
+    if kinds:
+        problems.append(f'{len(kinds)} tensor(s) of another kind than the '
+                        "model's: " + ', '.join(kinds[:examples]))
+    nonfinite = [k for k, v in tensors.items()
+                 if _kind(v) == 'floating' and not bool(
+                     torch.isfinite(v).all())]
+    if nonfinite:
+        problems.append(f'{len(nonfinite)} tensor(s) hold NaN or infinite '
+                        'values: ' + ', '.join(nonfinite[:examples]))
+    if problems:
+        raise ValueError(
+            f'{source} cannot be loaded: ' + '; '.join(problems) + '. The '
+            'file is damaged or was not saved from this kind of model; '
+            're-download or re-convert it.')
 
 
 class CheckpointMismatchError(KeyError, ValueError):

@@ -1,6 +1,5 @@
 """Single-label image classification datasets: class folders and
 annotation files (image, label)."""
-import json
 import os
 import os.path as osp
 from typing import List, Optional, Sequence, Union
@@ -8,7 +7,7 @@ from typing import List, Optional, Sequence, Union
 from mmengine.dataset import BaseDataset
 
 from albef_mm.registry import DATASETS
-from .utils import build_pipeline
+from .utils import build_pipeline, not_utf8_error, read_json
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -183,6 +182,9 @@ class ClassAnnotationDataset(_ClassificationBase):
             Defaults to False.
         pipeline (Sequence): Transforms. Defaults to ().
         test_mode (bool): Defaults to False.
+        made_by (str, optional): The command that writes ``ann_file``
+            (e.g. a converter), named in the error when the file is
+            missing.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
@@ -190,8 +192,10 @@ class ClassAnnotationDataset(_ClassificationBase):
                  data_prefix: Optional[dict] = None,
                  classes: Optional[Union[str, Sequence[str]]] = None,
                  check_files: bool = False, pipeline: Sequence = (),
-                 test_mode: bool = False, **kwargs):
+                 test_mode: bool = False, made_by: Optional[str] = None,
+                 **kwargs):
         self.check_files = check_files
+        self.made_by = made_by
         super().__init__(ann_file=ann_file, data_root=data_root,
                          data_prefix=data_prefix, classes=classes,
                          pipeline=pipeline, test_mode=test_mode, **kwargs)
@@ -200,16 +204,14 @@ class ClassAnnotationDataset(_ClassificationBase):
         """``(where, image, label)`` triples of the annotation file."""
         path = self.ann_file
         if not osp.isfile(path):
+            fix = f'create it with `{self.made_by}`, or check' \
+                if self.made_by else 'check'
             raise FileNotFoundError(
-                f'annotation file not found: {path}; check data_root and '
+                f'annotation file not found: {path}; {fix} data_root and '
                 'ann_file in the dataset config')
         records = []
         if path.endswith('.json'):
-            with open(path, encoding='utf-8') as f:
-                try:
-                    data = json.load(f)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f'{path} is not valid json: {err}')
+            data = read_json(path)
             if not isinstance(data, list):
                 raise ValueError(f'{path} must hold a json list of '
                                  '{"image": ..., "label": ...} records')
@@ -221,19 +223,23 @@ class ClassAnnotationDataset(_ClassificationBase):
                 records.append((f'{path} record {i}', rec['image'],
                                 rec['label']))
             return records
-        with open(path, encoding='utf-8') as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line or line.startswith('#'):
-                    continue
-                parts = line.rsplit(None, 1)
-                if len(parts) != 2:
-                    raise ValueError(f'{path} line {n}: expected "<image> '
-                                     f'<label>", got {line!r}')
-                label = parts[1]
-                records.append((f'{path} line {n}', parts[0],
-                                int(label) if label.lstrip('-').isdigit()
-                                else label))
+        try:
+            with open(path, encoding='utf-8') as f:
+                lines = f.readlines()
+        except UnicodeDecodeError as err:
+            raise not_utf8_error(path, err) from err
+        for n, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            parts = line.rsplit(None, 1)
+            if len(parts) != 2:
+                raise ValueError(f'{path} line {n}: expected "<image> '
+                                 f'<label>", got {line!r}')
+            label = parts[1]
+            records.append((f'{path} line {n}', parts[0],
+                            int(label) if label.lstrip('-').isdigit()
+                            else label))
         return records
 
     def load_data_list(self) -> List[dict]:

@@ -16,7 +16,7 @@ Files (ALBEF's ``data.tar.gz`` layout, or written by
 - ``dets.json``: ``{str(image_id): [[x, y, w, h, ...], ...]}`` proposals
   (ALBEF uses MAttNet's Mask R-CNN detections).
 """
-import json
+import math
 import os.path as osp
 import pickle
 from typing import Dict, List, Optional, Sequence, Union
@@ -24,8 +24,8 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.dataset import BaseDataset
 
 from albef_mm.registry import DATASETS
-from .transforms.text import pre_caption
-from .utils import build_pipeline, load_json_list
+from .transforms.text import clean_text
+from .utils import build_pipeline, load_json_list, read_json
 
 REF_KEYS = ('image_id', 'bbox', 'split', 'height', 'width')
 
@@ -92,8 +92,7 @@ def load_refs_json(path: str) -> Dict[int, dict]:
     width, ...}}``); errors name the file and the ref."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'refs file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        data = json.load(f)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(f'{path} must map ref ids to records')
     out = {}
@@ -103,6 +102,33 @@ def load_refs_json(path: str) -> Dict[int, dict]:
             raise KeyError(f'{path}, ref {key}: missing {missing}')
         out[int(key)] = ref
     return out
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and \
+        math.isfinite(v)
+
+
+def check_ground_truth(ref: dict, where: str) -> None:
+    """Raise unless the ground truth of a referring expression can be
+    scored: a box ``[x, y, w, h]`` of finite numbers with ``w, h > 0`` (a
+    box of size 0 is missed by every proposal) and an image size of
+    positive integers (the heat map is upsampled to it); ``where`` starts
+    the message."""
+    box = ref['bbox']
+    if not isinstance(box, (list, tuple)) or len(box) != 4 or \
+            not all(_finite(v) for v in box):
+        raise ValueError(f'{where}: "bbox" must be 4 finite numbers [x, y, '
+                         f'w, h], got {box!r}')
+    if box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f'{where}: "bbox" {box!r} has width or height '
+                         '<= 0, which no proposal can match; fix the box or '
+                         'remove the expression')
+    for key in ('height', 'width'):
+        size = ref[key]
+        if not _finite(size) or size != int(size) or size <= 0:
+            raise ValueError(f'{where}: image "{key}" must be a positive '
+                             f'integer, got {size!r}')
 
 
 @DATASETS.register_module()
@@ -125,7 +151,10 @@ class RefCOCODataset(BaseDataset):
     image has none; the metric counts those).
 
     Errors name the file and record: a record without ``image`` / ``text``
-    (/ ``ref_id``), a ``ref_id`` missing from the ground truth, a test
+    (/ ``ref_id``), an expression that is empty once cleaned, a ``ref_id``
+    missing from the ground truth, a ground-truth box that is not 4
+    finite numbers or has width / height <= 0, an image size that is not
+    a positive integer, a proposal with a non-finite coordinate, a test
     dataset without ground truth.
 
     Args:
@@ -181,8 +210,8 @@ class RefCOCODataset(BaseDataset):
             if not osp.isfile(dets_path):
                 raise FileNotFoundError(f'proposals file not found: '
                                         f'{dets_path}')
-            with open(dets_path, encoding='utf-8') as f:
-                self.dets = json.load(f)
+            self.dets = read_json(dets_path)
+            self.dets_file = dets_path
         super().__init__(ann_file='', data_root=data_root,
                          data_prefix=data_prefix,
                          pipeline=build_pipeline(pipeline),
@@ -206,7 +235,9 @@ class RefCOCODataset(BaseDataset):
                     raise KeyError(f'{where}: a {mode} record needs the keys '
                                    f'{list(keys)}, got {rec!r:.200}')
                 info = dict(img_path=self._resolve(rec['image'], prefix),
-                            text=pre_caption(rec['text'], self.max_words))
+                            text=clean_text(rec['text'], where,
+                                            max_words=self.max_words,
+                                            what='expression'))
                 if self.test_mode:
                     info.update(self._ground_truth(rec['ref_id'], where))
                 else:
@@ -225,7 +256,14 @@ class RefCOCODataset(BaseDataset):
             raise KeyError(f'{where}: ref_id {ref_id} is not in the ground '
                            'truth (refs_file / refer files of another '
                            'dataset or split?)')
+        check_ground_truth(ref, f'{where}: ref_id {ref_id}')
         proposals = self.dets.get(str(ref['image_id']), [])
+        for n, box in enumerate(proposals):
+            if not all(_finite(v) for v in box[:4]):
+                raise ValueError(
+                    f'{self.dets_file}, image {ref["image_id"]}, proposal '
+                    f'{n}: coordinates must be finite numbers, got '
+                    f'{box[:4]!r}; fix or remove the proposal')
         return dict(ref_id=int(ref_id), image_id=ref['image_id'],
                     gt_bbox=[float(v) for v in ref['bbox']],
                     ref_split=ref['split'],

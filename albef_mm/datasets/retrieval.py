@@ -12,7 +12,7 @@ from mmengine.dataset import BaseDataset
 
 from albef_mm.registry import DATASETS
 from .transforms.loading import ImageLoadError
-from .transforms.text import pre_caption
+from .transforms.text import clean_text
 from .utils import (build_pipeline, check_image_caption_record,
                     load_json_list)
 
@@ -49,11 +49,14 @@ class RetrievalDataset(BaseDataset):
     Errors name the annotation file and the record index:
 
     - at load time: a missing or non-list annotation file; a record that
-      is not a dict or lacks ``image`` / ``caption``; (train) a record
-      without ``image_id`` or whose caption is not a string; (test) a
-      caption that is not a non-empty list of strings, and an image that
-      appears in two records; an empty dataset; with ``check_files=True``,
-      any image file that does not exist;
+      is not a dict or lacks ``image`` / ``caption``; a caption that is
+      empty once cleaned; (train) a record without ``image_id``, an
+      ``image_id`` written once as a number and once as a string (``1``
+      and ``"1"``), or whose caption is not a string; (test) a caption
+      that is not a non-empty list of strings, and an image that appears
+      in two records (paths are normalised: ``ok.jpg`` and ``./ok.jpg``
+      are one image); an empty dataset; with ``check_files=True``, any
+      image file that does not exist;
     - at read time: a missing image file raises :class:`ImageLoadError`
       naming the file and the dataset index (even when the pipeline does
       not load the image).
@@ -114,6 +117,7 @@ class RetrievalDataset(BaseDataset):
         self._img2txt: List[List[int]] = []
         self._txt2img: List[int] = []
         self._img_ids: Dict[Hashable, int] = {}
+        self._id_where: Dict[str, tuple] = {}
         super().__init__(
             ann_file='',
             data_root=data_root,
@@ -130,7 +134,7 @@ class RetrievalDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Read and validate every annotation file (train or test format)."""
         self._texts, self._img2txt, self._txt2img = [], [], []
-        self._img_ids = {}
+        self._img_ids, self._id_where = {}, {}
         data_list = []
         for path in self.ann_files:
             records = load_json_list(path)
@@ -151,7 +155,10 @@ class RetrievalDataset(BaseDataset):
         return data_list
 
     def _img_path(self, image: str) -> str:
-        return self._resolve(image, self.data_prefix.get('img_path', ''))
+        # normalised: ``ok.jpg`` and ``./ok.jpg`` are one image
+        return osp.normpath(self._resolve(image,
+                                          self.data_prefix.get('img_path',
+                                                               '')))
 
     def _parse_train(self, rec: dict, where: str) -> dict:
         if 'image_id' not in rec:
@@ -170,10 +177,18 @@ class RetrievalDataset(BaseDataset):
                 f'{where}: a training record needs one caption string, got '
                 f'{type(caption).__name__}. Is this an evaluation file (then '
                 'set test_mode=True)?')
-        # Contiguous index in order of first appearance, as ALBEF.
+        # Contiguous index in order of first appearance, as ALBEF; 1 and
+        # "1" would be two images there: refused instead
+        other = self._id_where.setdefault(str(image_id), (image_id, where))
+        if other[0] != image_id:
+            raise ValueError(
+                f'{where}: image_id {image_id!r} and {other[0]!r} of '
+                f'{other[1]} differ only in type; write every id of one '
+                'image the same way (they would count as two images)')
         image_idx = self._img_ids.setdefault(image_id, len(self._img_ids))
         return dict(img_path=self._img_path(rec['image']),
-                    text=pre_caption(caption, self.max_words),
+                    text=clean_text(caption, where, max_words=self.max_words,
+                                    what='caption'),
                     image_idx=image_idx,
                     image_id=image_id)
 
@@ -193,7 +208,9 @@ class RetrievalDataset(BaseDataset):
         image_idx = len(self._img2txt)
         start = len(self._texts)
         gt_text_idx = list(range(start, start + len(captions)))
-        self._texts.extend(pre_caption(c, self.max_words) for c in captions)
+        self._texts.extend(
+            clean_text(c, f'{where}, caption {n}', max_words=self.max_words,
+                       what='caption') for n, c in enumerate(captions))
         self._img2txt.append(gt_text_idx)
         self._txt2img.extend([image_idx] * len(captions))
         info = dict(img_path=self._img_path(rec['image']),

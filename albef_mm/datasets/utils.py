@@ -17,22 +17,43 @@ def build_pipeline(pipeline: Sequence[Union[dict, Callable]]) -> List:
             for t in pipeline]
 
 
+def not_utf8_error(path: str, err: UnicodeDecodeError) -> ValueError:
+    """The error for a text file that is not UTF-8: names the file, the
+    byte offset and how to re-encode it."""
+    return ValueError(
+        f'{path} is not UTF-8 text (byte {err.start}: {err.reason}); '
+        'annotation files must be UTF-8: re-encode it, e.g. `iconv -f '
+        'latin1 -t utf-8`')
+
+
+def read_json(path: str):
+    """Load a UTF-8 json file; errors name the file.
+
+    Raises:
+        ValueError: invalid json, or bytes that are not UTF-8 (the message
+            gives the byte offset and how to re-encode the file).
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except UnicodeDecodeError as err:
+        raise not_utf8_error(path, err) from err
+    except json.JSONDecodeError as err:
+        raise ValueError(f'{path} is not valid json: {err}') from err
+
+
 def load_json_list(path: str) -> list:
     """Load a json file that must hold a list; errors name the file.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: invalid json, or not a list.
+        ValueError: invalid json or not UTF-8, or not a list.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'Annotation file not found: {path}. Check `data_root` and '
             '`ann_file` in the dataset config.')
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f'{path} is not valid json: {err}') from err
+    data = read_json(path)
     if not isinstance(data, list):
         raise ValueError(f'{path} must hold a json list of records, got '
                          f'{type(data).__name__}')

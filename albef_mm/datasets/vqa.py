@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 
 from albef_mm.registry import DATASETS
 from .transforms.loading import ImageLoadError
-from .transforms.text import pre_question
+from .transforms.text import clean_text, pre_question
 from .utils import build_pipeline, load_json_list
 
 VG_ANSWER_WEIGHT = 0.5
@@ -22,6 +22,40 @@ def answer_weights(answers: Sequence[str]) -> Tuple[List[str], List[float]]:
     for answer in answers:
         weights[answer] = weights.get(answer, 0.0) + 1 / len(answers)
     return list(weights), list(weights.values())
+
+
+def id_key(qid) -> tuple:
+    """A dictionary key that keeps question ids of different types apart
+    (in Python ``True == 1 == 1.0``, and ``int('007') == 7``)."""
+    return type(qid).__name__, qid
+
+
+def check_question_id(qid, where: str) -> None:
+    """Raise unless ``qid`` is an integer (not a bool) or a non-empty
+    string, the id types of the VQA result file; ``where`` starts the
+    message."""
+    if isinstance(qid, bool) or not isinstance(qid, (int, str)) or \
+            qid == '':
+        raise ValueError(f'{where}: "question_id" must be an integer or a '
+                         f'non-empty string, got {qid!r}')
+
+
+def check_answer_list(answers: Sequence[str], source: str) -> None:
+    """Raise unless the candidate answers of the ranking are distinct and
+    non-empty: a duplicate splits its score between its copies (with
+    ``['red', 'red', 'red', 'blue']`` the decoder's favourite ``red`` can
+    lose to ``blue``) and an empty answer ranks the bare end token;
+    ``source`` (the file or the config key) starts the message."""
+    seen = {}
+    for i, answer in enumerate(answers):
+        if not answer.strip():
+            raise ValueError(f'{source}: answer {i} is empty ({answer!r}); '
+                             'remove it from the answer list')
+        if answer in seen:
+            raise ValueError(f'{source}: answer {answer!r} appears twice '
+                             f'(entries {seen[answer]} and {i}); keep one '
+                             'copy of each answer')
+        seen[answer] = i
 
 
 def _resolve(path: str, root: str) -> str:
@@ -52,8 +86,11 @@ class VQADataset(BaseDataset):
     human answers, for :class:`VQAAccuracy`) plus the official type fields.
 
     Errors name the file and record index (missing key, unknown
-    ``dataset``, bad answers, test record without ``question_id``); a
-    missing image raises :class:`ImageLoadError` at read time.
+    ``dataset``, bad answers, a question that is empty once cleaned, a
+    ``question_id`` that is not an integer or a string (a float, NaN, a
+    bool), test record without ``question_id``, two test records with the
+    same ``question_id``); a missing image raises :class:`ImageLoadError`
+    at read time.
 
     Args:
         ann_file (str | Sequence[str]): Annotation json file(s), relative
@@ -101,11 +138,14 @@ class VQADataset(BaseDataset):
                              f'got {source!r}')
         info = dict(img_path=_resolve(rec['image'],
                                       self.data_prefix.get(source, '')))
+        if 'question_id' in rec:
+            check_question_id(rec['question_id'], where)
         for key in ('question_id', 'question_type', 'answer_type'):
             if key in rec:
                 info[key] = rec[key]
         words = self.test_max_words if self.test_mode else self.max_words
-        info['text'] = pre_question(rec['question'], words)
+        info['text'] = clean_text(rec['question'], where, pre_question,
+                                  words, 'question')
         answer = rec.get('answer')
         if answer is None:
             return info
@@ -129,10 +169,20 @@ class VQADataset(BaseDataset):
         return info
 
     def load_data_list(self) -> List[dict]:
-        data_list = []
+        data_list, seen = [], {}
         for path in self.ann_files:
             for i, rec in enumerate(load_json_list(path)):
-                data_list.append(self._record(rec, f'{path}, record {i}'))
+                where = f'{path}, record {i}'
+                info = self._record(rec, where)
+                if self.test_mode:  # one answer per id in the result file
+                    qid = info['question_id']
+                    first = seen.setdefault(id_key(qid), where)
+                    if first != where:
+                        raise ValueError(
+                            f'{where}: question_id {qid!r} is also the id of '
+                            f'{first}; every question needs its own id (the '
+                            'result file has one answer per id)')
+                data_list.append(info)
         if not data_list:
             raise ValueError(f'VQADataset: no records in {self.ann_files}')
         return data_list

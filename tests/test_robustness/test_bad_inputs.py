@@ -87,11 +87,13 @@ def test_16bit_png_is_converted_as_pil_does(root):
     assert (out == 255).all()  # PIL clips 16-bit values to 255, as ALBEF
 
 
-def test_huge_image_is_not_refused(root, monkeypatch):
+def test_image_above_pils_own_limit_is_refused_naming_it(root, monkeypatch):
     monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 100)  # a small limit
     Image.new('RGB', (50, 50)).save(root / 'big.png')  # 2500 px > 2 * 100
-    assert load_rgb_image(str(root / 'big.png')).shape == (50, 50, 3)
-    assert Image.MAX_IMAGE_PIXELS == 100  # restored after the read
+    with pytest.raises(ImageLoadError, match=r'Image .*big\.png is above '
+                       r"PIL's own limit of 200 pixels"):
+        load_rgb_image(str(root / 'big.png'))
+    assert Image.MAX_IMAGE_PIXELS == 100  # PIL's setting is left alone
 
 
 def test_missing_image_is_a_counted_skip_when_opted_in(root):

@@ -2,7 +2,7 @@
 
 Usage:
     python tools/model_converters/albef_to_mm.py SRC DST [--config CFG]
-        [--fusion-layer 6] [--trust-checkpoint] [--verbose]
+        [--fusion-layer 6] [--trust-checkpoint] [--overwrite] [--verbose]
 
 SRC is a released or script-saved ALBEF (or LAVIS ALBEF) checkpoint
 (``{'model': ...}`` with momentum weights and queues, or a bare fine-tuned
@@ -21,7 +21,10 @@ Every key is accounted for: converted (summarised by module; ``--verbose``
 lists each ``old -> new``), deliberately dropped (listed), or an error
 naming the unknown keys. Exit codes: 0 converted, 1 not an original
 ALBEF file, 2 does not fit ``--config``'s model, 3 unreadable or untrusted
-SRC. DST is written atomically (a temporary file renamed when complete).
+SRC, 4 refused arguments (DST is SRC, a folder, a symbolic link, or exists
+without ``--overwrite``, found before SRC is read; ``--fusion-layer``
+outside the text encoder's layers), nothing written. DST is written
+atomically (a temporary file renamed when complete).
 SRC is read with ``weights_only=True``;
 ``--trust-checkpoint`` allows full unpickling for files that need it
 (such a file can run code while it is read).
@@ -29,6 +32,7 @@ SRC is read with ``weights_only=True``;
 import argparse
 import os
 import os.path as osp
+import re
 import sys
 import time
 import warnings
@@ -61,6 +65,8 @@ def parse_args(argv=None):
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='read SRC with full unpickling (it can run '
                         'code stored in the file: only for trusted files)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing DST (never SRC)')
     parser.add_argument('--verbose', action='store_true',
                         help='print every key as "old -> new shape"')
     return parser.parse_args(argv)
@@ -150,8 +156,43 @@ def key_map(state: dict, converted: dict) -> list:
             for new in new_by_id.get(id(value), [])]
 
 
+def check_destination(src: str, dst: str, overwrite: bool) -> None:
+    """Raise ``ValueError`` naming the problem unless ``dst`` can be
+    written without destroying a file: not ``src`` itself, not a folder,
+    not a symbolic link, and not an existing file unless ``overwrite``."""
+    if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
+        raise ValueError(f'DST {dst} is SRC: refusing to replace the '
+                         'original checkpoint; choose another DST')
+    if osp.isdir(dst):
+        raise ValueError(f'DST {dst} is a folder; give a file name, e.g. '
+                         f'{osp.join(dst, "converted.pth")}')
+    if osp.islink(dst):
+        raise ValueError(f'DST {dst} is a symbolic link; refusing to write '
+                         'through it')
+    if osp.exists(dst) and not overwrite:
+        raise ValueError(f'DST {dst} exists; pass --overwrite to replace it')
+
+
+_TEXT_LAYER = re.compile(r'text_encoder\.(?:bert\.)?encoder\.layer\.(\d+)\.')
+
+
+def check_fusion_layer(state: dict, fusion_layer: int) -> None:
+    """Raise ``ValueError`` unless ``fusion_layer`` indexes one of the text
+    encoder's BERT layers (99 or -1 would silently renumber them)."""
+    layers = {int(m.group(1)) for m in map(_TEXT_LAYER.match, state) if m}
+    if not 0 <= fusion_layer < len(layers):
+        raise ValueError(f'--fusion-layer {fusion_layer} is not a layer of '
+                         f'the text encoder (0..{len(layers) - 1}); leave it '
+                         'out to detect it from the weights')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        check_destination(args.src, args.dst, args.overwrite)
+    except ValueError as err:
+        print(f'Cannot convert: {err}', file=sys.stderr)
+        return 4
     progress = _Progress(4 if args.config else 3)
     size = osp.getsize(args.src) / 2**20 if osp.isfile(args.src) else 0
     progress(f'reading {args.src} ({size:.1f} MiB)')
@@ -168,6 +209,13 @@ def main(argv=None) -> int:
               '(visual_encoder.*, text_encoder.*); nothing to convert.',
               file=sys.stderr)
         return 1
+    if args.fusion_layer is not None:
+        try:
+            check_fusion_layer(state, args.fusion_layer)
+        except ValueError as err:
+            progress.done()
+            print(f'Cannot convert: {err}', file=sys.stderr)
+            return 4
     model = None
     if args.config:
         progress(f'building the model of {args.config} on the meta device')

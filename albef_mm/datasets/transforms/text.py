@@ -1,6 +1,6 @@
 """Caption and question cleaning exactly as ALBEF's ``dataset/utils.py``."""
 import re
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 from mmcv.transforms import BaseTransform
 
@@ -69,6 +69,35 @@ def pre_question(text: str, max_words: int = 30) -> str:
     text = text.replace('-', ' ').replace('/', ' ')
     text = text.rstrip(' ')
     return _truncate(text, max_words)
+
+
+def clean_text(text, where: str, clean: Callable[[str, int], str] =
+               pre_caption, max_words: int = 30, what: str = 'text') -> str:
+    """``clean(text, max_words)``, refusing what the model cannot use: a
+    value that is not a string, or one that is empty once cleaned (blank,
+    or only punctuation), which would be encoded as a lone ``[CLS]`` and
+    give an answer that means nothing.
+
+    Args:
+        text: The raw text.
+        where (str): Starts the error message (file and record, or the
+            input index).
+        clean: :func:`pre_caption` or :func:`pre_question`.
+        max_words (int): Words kept.
+        what (str): The field's name in the message (``caption``, ...).
+
+    Raises:
+        ValueError: Naming ``where``, the field and the raw value.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f'{where}: {what} must be a string, got '
+                         f'{type(text).__name__} {text!r:.80}')
+    cleaned = clean(text, max_words)
+    if not cleaned.strip():
+        raise ValueError(
+            f'{where}: {what} {text!r:.80} is empty once cleaned (ALBEF '
+            'lower-cases it and removes punctuation); fix or remove it')
+    return cleaned
 
 
 @TRANSFORMS.register_module()

@@ -160,6 +160,16 @@ class ALBEFRunner(Runner):
                 os.remove(tmp)
             raise
 
+    def build_evaluator(self, evaluator):
+        """``Runner.build_evaluator``; metrics that write files
+        (``set_work_dir``, e.g. ``VQAResultWriter``) are told the work dir,
+        so a relative output path follows ``--work-dir``."""
+        evaluator = super().build_evaluator(evaluator)
+        for metric in evaluator.metrics:
+            if hasattr(metric, 'set_work_dir'):
+                metric.set_work_dir(self.work_dir)
+        return evaluator
+
     def resume(self, filename, resume_optimizer=True,
                resume_param_scheduler=True, map_location='default') -> None:
         super().resume(filename, resume_optimizer, resume_param_scheduler,

@@ -54,6 +54,13 @@ class RetrievalEvalMixin:
     def _setup(self, k_test=256, itm_rerank=True, add_itc=False,
                text_batch_size=256, pair_batch=512, text_max_length=30,
                progress_interval=30.0):
+        if isinstance(k_test, bool) or not isinstance(k_test, int) or \
+                k_test <= 0:
+            # 0 re-ranks nothing and a negative one slices from the end:
+            # both give recalls that mean nothing, without a word
+            raise ValueError(f'{type(self).__name__}: k_test must be a '
+                             f'positive integer (128 / 256 in ALBEF), got '
+                             f'{k_test!r}')
         self.progress_interval = progress_interval
         self.k_test = k_test
         self.itm_rerank = itm_rerank

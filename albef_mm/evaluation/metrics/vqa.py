@@ -1,7 +1,6 @@
 """VQA metrics: official VQA accuracy (with a per-question-type
 most-frequent-answer baseline) and the result file of the test server."""
 import json
-import os
 import os.path as osp
 from collections import Counter, OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
@@ -9,6 +8,8 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from albef_mm.datasets.vqa import check_question_id, id_key
+from albef_mm.engine.atomic_io import atomic_write_text
 from albef_mm.registry import METRICS
 from .vqa_eval import aggregate, question_accuracy
 
@@ -152,21 +153,49 @@ class VQAAccuracy(BaseMetric):
         return out
 
 
+def _is_result_file(path: str) -> bool:
+    """True when ``path`` holds what :class:`VQAResultWriter` writes (a
+    json list of ``{question_id, answer}``): a file a previous run made,
+    which a new run may replace."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, list) and all(
+        isinstance(r, dict) and set(r) == {'question_id', 'answer'}
+        for r in data)
+
+
 @METRICS.register_module()
 class VQAResultWriter(BaseMetric):
     """Writes the result file of the VQA evaluation server:
-    ``[{"question_id": int, "answer": str}, ...]``, one entry per question
-    of ``ann_file`` in its order.
+    ``[{"question_id": id, "answer": str}, ...]``, one entry per question
+    of ``ann_file`` in its order, each id exactly as the annotation holds
+    it.
 
     Duplicate question ids (padding of the distributed sampler) are
-    removed (the first prediction is kept); the ids are checked against the
-    test annotation: a missing or unknown id raises, naming them (the
-    server needs an answer for every test question).
+    removed (the first prediction is kept); ids are compared with their
+    type (``1``, ``1.0``, ``True`` and ``"1"`` are four ids, none converted
+    to another). The ids are checked against the test annotation: an id
+    that is not an integer or a string, an id shared by two questions, and
+    a missing or unknown id raise, naming them (the server needs one
+    answer for every test question).
+
+    The file is written atomically. A bare file name (no folder) is
+    placed in the runner's work dir (``--work-dir``) when run by the
+    :class:`~albef_mm.engine.runner.ALBEFRunner`, else in the current
+    directory; a path with a folder is used as given. It refuses to write over the annotation file, through a
+    symbolic link, or over an existing file that is not a result file of
+    an earlier run (``overwrite=True`` allows the last).
 
     Config keys:
         ann_file (str): The test annotation json (records with
             ``question_id``).
-        out_file (str): Where to write the result json.
+        out_file (str): Where to write the result json
+            (``'vqa_result.json'``, in the work dir).
+        overwrite (bool): Replace an existing ``out_file`` of any content
+            (not the annotation file, not a link). Defaults to False.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str): Metric name prefix (``'vqa_result'``).
     """
@@ -174,11 +203,25 @@ class VQAResultWriter(BaseMetric):
     default_prefix = 'vqa_result'
 
     def __init__(self, ann_file: str, out_file: str = 'vqa_result.json',
-                 collect_device: str = 'cpu',
+                 overwrite: bool = False, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ann_file = ann_file
         self.out_file = out_file
+        self.overwrite = overwrite
+        self.work_dir: Optional[str] = None
+
+    def set_work_dir(self, work_dir: str) -> None:
+        """Place an ``out_file`` given as a bare file name in ``work_dir``
+        (called by the runner when it builds the evaluator)."""
+        self.work_dir = work_dir
+
+    @property
+    def out_path(self) -> str:
+        """Where the result file goes."""
+        if self.work_dir and not osp.dirname(self.out_file):
+            return osp.join(self.work_dir, self.out_file)
+        return self.out_file
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for i, sample in enumerate(data_samples):
@@ -187,15 +230,50 @@ class VQAResultWriter(BaseMetric):
             if qid is None or pred is None:
                 raise KeyError(f'VQAResultWriter: sample {i} of a batch '
                                'lacks question_id or pred_answer')
-            self.results.append((int(qid), pred))
+            check_question_id(qid, f'VQAResultWriter: sample {i} of a batch')
+            self.results.append((qid, pred))
+
+    def _expected_ids(self) -> list:
+        ids, first = [], {}
+        for i, rec in enumerate(_load_list(self.ann_file)):
+            where = f'{self.ann_file}, record {i}'
+            qid = rec['question_id']
+            check_question_id(qid, where)
+            other = first.setdefault(id_key(qid), where)
+            if other != where:
+                raise ValueError(
+                    f'{where}: question_id {qid!r} is also the id of {other};'
+                    ' two questions with one id would get one answer in the '
+                    'result file: give every question its own id')
+            ids.append(qid)
+        return ids
+
+    def _check_out_path(self, path: str) -> None:
+        if osp.islink(path):
+            raise FileExistsError(
+                f'VQAResultWriter: out_file {path} is a symbolic link; '
+                'refusing to write through it (it would replace '
+                f'{osp.realpath(path)}): choose another out_file')
+        if not osp.exists(path):
+            return
+        if osp.samefile(path, self.ann_file):
+            raise FileExistsError(
+                f'VQAResultWriter: out_file {path} is the annotation file '
+                f'{self.ann_file}; choose another out_file')
+        if not self.overwrite and not _is_result_file(path):
+            raise FileExistsError(
+                f'VQAResultWriter: out_file {path} exists and is not a VQA '
+                'result file of an earlier run; choose another out_file or '
+                'set overwrite=True to replace it')
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         preds = OrderedDict()
         for qid, answer in results:
-            preds.setdefault(qid, answer)
-        expected = [int(r['question_id']) for r in _load_list(self.ann_file)]
-        missing = [q for q in expected if q not in preds]
-        unknown = sorted(set(preds) - set(expected))
+            preds.setdefault(id_key(qid), answer)
+        expected = self._expected_ids()
+        missing = [q for q in expected if id_key(q) not in preds]
+        known = {id_key(q) for q in expected}
+        unknown = [k[1] for k in preds if k not in known]
         if missing or unknown:
             raise ValueError(
                 f'VQAResultWriter: the predictions do not cover '
@@ -203,12 +281,11 @@ class VQAResultWriter(BaseMetric):
                 f'answer (e.g. {missing[:5]}), {len(unknown)} ids not in '
                 f'the file (e.g. {unknown[:5]}); evaluate the whole test '
                 'split with the same annotation file')
-        out = [dict(question_id=q, answer=preds[q]) for q in expected]
-        path = self.out_file
-        if osp.dirname(path):
-            os.makedirs(osp.dirname(path), exist_ok=True)
-        with open(path, 'w', encoding='utf-8') as f:
-            json.dump(out, f)
+        out = [dict(question_id=q, answer=preds[id_key(q)])
+               for q in expected]
+        path = self.out_path
+        self._check_out_path(path)
+        atomic_write_text(path, json.dumps(out))
         print_log(f'VQA result file with {len(out)} answers: {path}',
                   logger='current')
         return dict(num_questions=len(out),

@@ -241,6 +241,8 @@ class ALBEFVQA(ALBEFBase):
                 not all(isinstance(a, str) for a in answers):
             raise ValueError(f'{source} must be a non-empty list of answer '
                              'strings')
+        from albef_mm.datasets.vqa import check_answer_list
+        check_answer_list(answers, source)
         return list(answers)
 
     @property

@@ -23,7 +23,9 @@ cls_loader = dict(
     collate_fn=dict(type='pseudo_collate'))
 cls_dataset = dict(type='ClassAnnotationDataset', data_root=data_root,
                    classes=color_classes, pipeline=test_pipeline,
-                   test_mode=True)
+                   test_mode=True,
+                   made_by='python tools/dataset_converters/'
+                   'shapes_classification.py data/shapes')
 test_dataloader = dict(
     **cls_loader, dataset=dict(**cls_dataset,
                                ann_file=cls_dir + 'color_test.txt'))

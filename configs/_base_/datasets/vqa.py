@@ -42,4 +42,4 @@ test_dataloader = dict(
                  test_mode=True, test_max_words=50, pipeline=test_pipeline))
 test_evaluator = dict(type='VQAResultWriter',
                       ann_file=data_root + 'vqa_test.json',
-                      out_file='work_dirs/vqa/vqa_result.json')
+                      out_file='vqa_result.json')  # in the work dir

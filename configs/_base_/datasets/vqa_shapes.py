@@ -48,5 +48,5 @@ val_evaluator = dict(type='VQAAccuracy', question_type_words=2,
                      baseline_ann_file=data_root + 'vqa_train.json')
 test_evaluator = dict(type='VQAResultWriter',
                       ann_file=data_root + 'vqa_test.json',
-                      out_file='work_dirs/vqa_shapes_tiny/vqa_test_result.json')
+                      out_file='vqa_test_result.json')  # in the work dir
 val_cfg = dict(type='ValLoop')

@@ -1,0 +1,112 @@
+"""Catalogue: outputs that could destroy inputs or lose results.
+
+No command overwrites a file it read, a file it did not create (without
+an explicit flag) or the target of a symbolic link; every result is
+written under the key it was read with.
+"""
+import json
+import os
+
+import pytest
+from mmengine.config import Config
+
+from albef_mm.evaluation.metrics.vqa import VQAResultWriter
+
+
+def _ann(tmp_path, ids, name='test.json'):
+    path = tmp_path / name
+    path.write_text(json.dumps([dict(question_id=q, question='what?',
+                                     image='a.jpg', dataset='vqa')
+                                for q in ids]))
+    return path
+
+
+def _write(tmp_path, ids, preds, out='result.json', **kwargs):
+    writer = VQAResultWriter(ann_file=str(_ann(tmp_path, ids)),
+                             out_file=str(tmp_path / out), **kwargs)
+    writer.process(None, [dict(question_id=q, pred_answer=a)
+                          for q, a in preds])
+    return writer, writer.compute_metrics(writer.results)
+
+
+# ------------------------------------------------------ VQA result writer
+@pytest.mark.parametrize('ids', [(1.9, 1), ('007', 7), (True, 1)])
+def test_vqa_ids_of_other_types_are_not_merged(tmp_path, ids):
+    # int() used to make 1.9 -> 1, '007' -> 7, True -> 1 (one answer lost);
+    # a float / bool id is now refused naming the record, '007' is kept
+    if all(isinstance(q, (str, int)) and not isinstance(q, bool)
+           for q in ids):
+        _write(tmp_path, ids, [(ids[0], 'a'), (ids[1], 'b')])
+        out = json.loads((tmp_path / 'result.json').read_text())
+        assert out == [dict(question_id='007', answer='a'),
+                       dict(question_id=7, answer='b')]
+    else:
+        with pytest.raises(ValueError, match=r'VQAResultWriter: sample 0 of '
+                           r'a batch: "question_id" must be an integer or a '
+                           rf'non-empty string, got {ids[0]!r}'):
+            _write(tmp_path, ids, [(ids[0], 'a'), (ids[1], 'b')])
+
+
+def test_vqa_two_questions_sharing_an_id_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r'test\.json, record 1: question_id'
+                       r' 5 is also the id of .*test\.json, record 0'):
+        _write(tmp_path, (5, 5), [(5, 'red'), (5, 'blue')])
+    assert not (tmp_path / 'result.json').exists()
+
+
+def test_vqa_out_file_equal_to_the_annotation_is_refused(tmp_path):
+    ann = _ann(tmp_path, (1, 2))
+    before = ann.read_text()
+    writer = VQAResultWriter(ann_file=str(ann), out_file=str(ann))
+    writer.process(None, [dict(question_id=1, pred_answer='a'),
+                          dict(question_id=2, pred_answer='b')])
+    with pytest.raises(FileExistsError, match=r'out_file .*test\.json is the '
+                       r'annotation file'):
+        writer.compute_metrics(writer.results)
+    assert ann.read_text() == before
+
+
+def test_vqa_symlinked_out_file_is_refused(tmp_path):
+    target = tmp_path / 'precious.txt'
+    target.write_text('keep me')
+    os.symlink(target, tmp_path / 'result.json')
+    with pytest.raises(FileExistsError, match=r'result\.json is a symbolic '
+                       r'link; refusing to write through it .*precious'):
+        _write(tmp_path, (1, ), [(1, 'a')])
+    assert target.read_text() == 'keep me'
+    assert os.path.islink(tmp_path / 'result.json')
+
+
+def test_vqa_foreign_out_file_needs_overwrite(tmp_path):
+    (tmp_path / 'result.json').write_text('my notes')
+    with pytest.raises(FileExistsError, match=r'result\.json exists and is '
+                       r'not a VQA result file .*overwrite=True'):
+        _write(tmp_path, (1, ), [(1, 'a')])
+    assert (tmp_path / 'result.json').read_text() == 'my notes'
+    _write(tmp_path, (1, ), [(1, 'a')], overwrite=True)  # the flag works
+    # an earlier run's result file is replaced without the flag
+    _write(tmp_path, (1, ), [(1, 'b')])
+    assert json.loads((tmp_path / 'result.json').read_text()) == [
+        dict(question_id=1, answer='b')]
+
+
+def test_vqa_result_file_follows_the_work_dir(tmp_path):
+    from mmengine.registry import init_default_scope
+
+    from albef_mm.engine.runner import ALBEFRunner
+    init_default_scope('albef_mm')
+    ann = _ann(tmp_path, (1, ))
+    cfg = Config.fromfile(os.path.join(
+        os.path.dirname(__file__), '..', '..', 'configs', '_base_',
+        'datasets', 'vqa.py'))
+    assert os.path.dirname(cfg.test_evaluator.out_file) == ''
+    runner = ALBEFRunner.__new__(ALBEFRunner)  # only build_evaluator
+    runner._work_dir = str(tmp_path / 'my_run')
+    evaluator = runner.build_evaluator(dict(
+        type='VQAResultWriter', ann_file=str(ann),
+        out_file=cfg.test_evaluator.out_file))
+    writer = evaluator.metrics[0]
+    writer.process(None, [dict(question_id=1, pred_answer='a')])
+    writer.compute_metrics(writer.results)
+    assert json.loads((tmp_path / 'my_run' / 'vqa_result.json')
+                      .read_text()) == [dict(question_id=1, answer='a')]
