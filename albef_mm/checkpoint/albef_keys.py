@@ -130,10 +130,10 @@ DEFAULT_RULES: Tuple[KeyRule, ...] = (
     KeyRule('vision_proj', 'itc_head.vision_proj'),
     KeyRule('text_proj', 'itc_head.text_proj'),
     KeyRule('temp', 'itc_head.temp', momentum=False),
-    KeyRule('image_queue', 'itc_head.image_queue', momentum=False),
-    KeyRule('text_queue', 'itc_head.text_queue', momentum=False),
-    KeyRule('queue_ptr', 'itc_head.queue_ptr', momentum=False),
-    KeyRule('idx_queue', 'itc_head.idx_queue', momentum=False),
+    KeyRule('image_queue', 'itc_loss.image_queue', momentum=False),
+    KeyRule('text_queue', 'itc_loss.text_queue', momentum=False),
+    KeyRule('queue_ptr', 'itc_loss.queue_ptr', momentum=False),
+    KeyRule('idx_queue', 'itc_loss.idx_queue', momentum=False),
     KeyRule('itm_head', 'itm_head.fc', momentum=False),
 )
 

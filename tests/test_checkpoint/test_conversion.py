@@ -54,7 +54,7 @@ def test_convert_original_keys_and_report_unknown():
         'neck.encoder.layer.0.crossattention.self.key.bias',
         'neck_m.encoder.layer.0.output.dense.bias',
         'mlm_head.predictions.bias', 'itc_head.vision_proj_m.weight',
-        'itm_head.fc.bias', 'itc_head.queue_ptr'}
+        'itm_head.fc.bias', 'itc_loss.queue_ptr'}
     state['mystery.weight'] = 7
     with pytest.raises(KeyError, match='mystery.weight'):
         convert_albef_state_dict(state)
@@ -128,7 +128,7 @@ def test_converter_tool(tmp_path):
     model = MODELS.build(tiny_pretrain_model_cfg())
     report = load_checkpoint_to_model(model, str(dst), strict=True)
     assert not report.converted and not report.missing
-    assert torch.equal(converted['itc_head.image_queue'],
+    assert torch.equal(converted['itc_loss.image_queue'],
                        fx['model']['image_queue'])
 
 
@@ -170,8 +170,8 @@ def test_released_finetuned_layout_loads_into_retrieval():
     report = load_checkpoint_to_model(model, bare, strict=True)
     assert report.converted and report.momentum_from_online
     assert set(report.missing) == {
-        'itc_head.image_queue', 'itc_head.text_queue', 'itc_head.queue_ptr',
-        'itc_head.idx_queue'}
+        'itc_loss.image_queue', 'itc_loss.text_queue', 'itc_loss.queue_ptr',
+        'itc_loss.idx_queue'}
     torch.testing.assert_close(model.vision_backbone_m.pos_embed,
                                fx['model']['visual_encoder.pos_embed'])
 

@@ -32,7 +32,7 @@ def batch():
 def run_step(model, data, autocast: bool):
     """Forward (recording the dtypes inside the heads) and backward."""
     seen = {}
-    itc_loss, mlm_loss = model.itc_head.loss, model.mlm_head.loss
+    itc_loss, mlm_loss = model.itc_loss.loss, model.mlm_head.loss
     weights = model.itm_head.negative_weights
     linear = next(m for m in model.vision_backbone.modules()
                   if isinstance(m, torch.nn.Linear))
@@ -57,7 +57,7 @@ def run_step(model, data, autocast: bool):
     def rec_linear(module, inputs, out):
         seen['vit/linear'] = out.dtype
 
-    model.itc_head.loss = rec_itc
+    model.itc_loss.loss = rec_itc
     model.mlm_head.loss = rec_mlm
     model.itm_head.negative_weights = rec_weights
     handle = linear.register_forward_hook(rec_linear)
@@ -70,7 +70,7 @@ def run_step(model, data, autocast: bool):
         model.dequeue_and_enqueue()
     finally:
         for name in ('loss', 'negative_weights'):
-            for head in (model.itc_head, model.mlm_head, model.itm_head):
+            for head in (model.itc_loss, model.mlm_head, model.itm_head):
                 head.__dict__.pop(name, None)
         handle.remove()
     return {k: v.detach() for k, v in losses.items()}, seen
@@ -91,10 +91,10 @@ def test_bf16_autocast_keeps_fp32_islands():
                 'mlm/logits', 'mlm/soft_labels', 'mlm/loss', 'itm/weights'):
         assert seen[key] == torch.float32, key
     for name in ('image_queue', 'text_queue'):
-        assert getattr(amp_model.itc_head, name).dtype == torch.float32
-    assert int(amp_model.itc_head.queue_ptr) == BATCH
+        assert getattr(amp_model.itc_loss, name).dtype == torch.float32
+    assert int(amp_model.itc_loss.queue_ptr) == BATCH
     # The queues got the (fp32-normalised) momentum features: unit columns.
-    written = amp_model.itc_head.image_queue[:, :BATCH]
+    written = amp_model.itc_loss.image_queue[:, :BATCH]
     torch.testing.assert_close(written.norm(dim=0), torch.ones(BATCH))
     # Losses close to float32 (bf16 has an 8-bit mantissa).
     for key in ref:
@@ -171,7 +171,7 @@ def test_training_step_has_no_host_sync_and_uses_sdpa():
     # ViT 2 blocks, text 2 layers, fusion 2 layers x (self + cross); the
     # momentum branch and the ITM / MLM fusion passes add more.
     assert len(sdpa) >= 2 * (2 + 2 + 4)
-    assert int(model.itc_head.queue_ptr) == BATCH
+    assert int(model.itc_loss.queue_ptr) == BATCH
 
 
 def test_recorder_detects_syncs():
@@ -204,4 +204,4 @@ def test_cuda_step_under_sync_debug_mode():
         model.dequeue_and_enqueue()
     finally:
         torch.cuda.set_sync_debug_mode('default')
-    assert int(model.itc_head.queue_ptr) == BATCH
+    assert int(model.itc_loss.queue_ptr) == BATCH

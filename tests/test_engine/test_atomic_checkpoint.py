@@ -130,7 +130,7 @@ def test_kill_during_save_keeps_previous_checkpoint(shapes, tmp_path):
     ckpt = load_any(last)
     # 16 records (2 captions per image) in batches of 8
     assert ckpt['meta']['epoch'] == 1 and ckpt['meta']['iter'] == 2
-    assert 'itc_head.image_queue' in ckpt['state_dict']
+    assert 'itc_loss.image_queue' in ckpt['state_dict']
 
     # resume: epoch 2 runs from epoch_1.pth, the stale temporary file is
     # removed, the outdated epoch_1.pth goes once epoch_2.pth exists

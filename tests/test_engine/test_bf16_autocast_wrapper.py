@@ -70,7 +70,7 @@ def test_pretrain_step_matches_float32_within_bf16_tolerance():
         assert all(v.dtype == torch.float32 for v in losses.values())
         assert not torch.equal(
             before, model.vision_backbone.patch_embed.proj.weight)
-        assert int(model.itc_head.queue_ptr) == 4
+        assert int(model.itc_loss.queue_ptr) == 4
         results[wrapper] = {k: float(v.detach()) for k, v in losses.items()}
     fp32, bf16 = results['OptimWrapper'], results['BF16AutocastOptimWrapper']
     assert set(fp32) == {'loss_itc', 'loss_itm', 'loss_mlm'}

@@ -107,8 +107,8 @@ def worker(rank: int, port: int, out: str) -> None:
             online=online,
             momentum={k: v.detach().clone() for k, v in
                       model.named_parameters() if '_m.' in k},
-            queue=model.itc_head.image_queue.clone(),
-            ptr=int(model.itc_head.queue_ptr))
+            queue=model.itc_loss.image_queue.clone(),
+            ptr=int(model.itc_loss.queue_ptr))
     with open(osp.join(out, f'rank{rank}.pkl'), 'wb') as f:
         pickle.dump(result, f)
     dist.destroy_process_group()

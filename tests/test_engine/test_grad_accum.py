@@ -31,7 +31,7 @@ class RecordAccumHook(Hook):
         ema = [h for h in runner.hooks if isinstance(h, MomentumUpdateHook)]
         RecordAccumHook.records.append(dict(
             iter=runner.iter,
-            ptr=int(model.itc_head.queue_ptr),
+            ptr=int(model.itc_loss.queue_ptr),
             ema=ema[0].num_updates,
             online=model.text_backbone.embeddings.word_embeddings.weight
             .detach().clone(),

@@ -52,7 +52,7 @@ def test_train_val_test_through_the_runner(data, tmp_path):
     model = runner.model
     assert type(model).__name__ == 'ALBEFGrounding'
     # the training step used the file-name image index: the queue holds it
-    assert (model.itc_head.idx_queue >= 0).any()
+    assert (model.itc_loss.idx_queue >= 0).any()
     model.zero_grad(set_to_none=True)
     metrics = runner.test()
     assert {'grounding/testA_d', 'grounding/testB_d',

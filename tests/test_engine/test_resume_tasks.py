@@ -210,7 +210,7 @@ def test_resumed_run_equals_uninterrupted(task, shapes, tmp_path,
     # the state worth resuming exists and moved: queues, momentum copies
     names = list(a['state_dict'])
     if task in ('retrieval', 'grounding'):
-        ptr = a['state_dict']['itc_head.queue_ptr'].item()
+        ptr = a['state_dict']['itc_loss.queue_ptr'].item()
         assert ptr == (EPOCHS * per_epoch * BATCH) % 16
     if task != 'nlvr2_ta':
         assert any('_m.' in n for n in names), names[:20]

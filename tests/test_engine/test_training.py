@@ -128,9 +128,9 @@ def _gather_worker(rank, world, port, out):
     import torch.distributed as dist
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world)
-    from albef_mm.models.heads import ITCHead
+    from albef_mm.models.heads import ITCLoss
     torch.manual_seed(0)  # DDP broadcasts rank 0's buffers in training
-    head = ITCHead(vision_width=4, text_width=4, embed_dim=3, queue_size=8)
+    head = ITCLoss(embed_dim=3, queue_size=8)
     head.queue_ptr[0] = 6
     feats = torch.full((2, 3), float(rank + 1))
     head.enqueue(feats, -feats)
@@ -180,6 +180,6 @@ def test_two_process_dist_train_sh(shapes, tmp_path):
         result.stderr[-3000:]
     ckpt = torch.load(work / 'epoch_1.pth', weights_only=False)
     iters = 96 // (2 * 8)
-    ptr = ckpt['state_dict']['itc_head.queue_ptr'].item()
+    ptr = ckpt['state_dict']['itc_loss.queue_ptr'].item()
     assert ptr == (iters * 2 * 8) % 64
     assert ckpt['meta']['iter'] == iters

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from albef_mm.models.heads import ITCHead, ITMHead, MLMHead
+from albef_mm.models.heads import ITCHead, ITCLoss, ITMHead, MLMHead
+from albef_mm.models.heads.itc_loss import split_itc_cfg
 
 
 def _feats(b, e, seed=0):
@@ -16,11 +17,14 @@ def _feats(b, e, seed=0):
 
 def test_itc_loss_matches_formula():
     torch.manual_seed(0)
-    head = ITCHead(vision_width=8, text_width=8, embed_dim=6, queue_size=10)
+    head = ITCLoss(embed_dim=6, queue_size=10)
     v, t, vm, tm = _feats(3, 6)
     alpha = 0.3
-    out = head.loss(v, t, vm, tm, alpha)
-    temp = head.temp.item()
+    temp = torch.tensor(0.07, requires_grad=True)
+    out = head.loss(v, t, vm, tm, temp, alpha)
+    out['loss_itc'].backward()
+    assert temp.grad is not None  # the temperature is learned through it
+    temp = temp.item()
     tall = torch.cat([tm.t(), head.text_queue], 1)
     vall = torch.cat([vm.t(), head.image_queue], 1)
     loss = 0
@@ -36,25 +40,60 @@ def test_itc_loss_matches_formula():
 
 
 def test_itc_idx_targets_and_no_distill():
-    head = ITCHead(vision_width=8, text_width=8, embed_dim=6, queue_size=4,
-                   use_idx_queue=True, distill=False)
+    head = ITCLoss(embed_dim=6, queue_size=4, use_idx_queue=True,
+                   distill=False)
     head.idx_queue[:] = torch.tensor([[5, -100, 7, 5]])
     idx = torch.tensor([5, 7, 5])
     v, t, vm, tm = _feats(3, 6, seed=1)
-    out = head.loss(v, t, vm, tm, alpha=0.4, idx=idx)
+    temp = torch.tensor(0.07)
+    out = head.loss(v, t, vm, tm, temp, alpha=0.4, idx=idx)
     # row 0 (image 5): batch cols 0, 2 and queue cols 0, 3 are positives
     expected = torch.tensor([1, 0, 1, 1, 0, 0, 1.]) / 4
     torch.testing.assert_close(out['targets_i2t'][0], expected)
     with pytest.raises(ValueError, match='image index'):
-        head.loss(v, t, vm, tm, 0.4)
+        head.loss(v, t, vm, tm, temp, 0.4)
 
 
-def test_itc_clamp_and_queue_wraparound():
-    head = ITCHead(vision_width=4, text_width=4, embed_dim=3, queue_size=6)
+def test_itc_features_clamp_and_momentum_copies():
+    feats = ITCHead(vision_width=4, text_width=5, embed_dim=3)
     with torch.no_grad():
-        head.temp.fill_(0.9)
-    head.clamp_temperature()
-    assert head.temp.item() == pytest.approx(0.5)
+        feats.temp.fill_(0.9)
+    feats.clamp_temperature()
+    assert feats.temp.item() == pytest.approx(0.5)
+    cls = torch.randn(2, 5)
+    torch.testing.assert_close(feats.text_feat(cls),
+                               F.normalize(feats.text_proj(cls), dim=-1))
+    pairs = feats.momentum_module_pairs()
+    assert [(a, b) for a, b in pairs] == [
+        (feats.vision_proj, feats.vision_proj_m),
+        (feats.text_proj, feats.text_proj_m)]
+    assert not feats.vision_proj_m.weight.requires_grad
+    plain = ITCHead(vision_width=4, text_width=5, embed_dim=3,
+                    clamp_temp=False, momentum=False)
+    with torch.no_grad():
+        plain.temp.fill_(0.9)
+    plain.clamp_temperature()
+    assert plain.temp.item() == pytest.approx(0.9)
+    assert plain.momentum_module_pairs() == []
+    assert not any(k.endswith('_m.weight') for k in plain.state_dict())
+    with pytest.raises(RuntimeError, match='momentum=False'):
+        plain.image_feat(torch.randn(2, 4), momentum=True)
+
+
+def test_split_itc_cfg_gives_the_training_keys_to_the_loss():
+    features, loss = split_itc_cfg(dict(
+        type='ITCHead', vision_width=4, embed_dim=3, temp=0.1,
+        clamp_temp=False, queue_size=12, use_idx_queue=True, distill=False))
+    assert features == dict(type='ITCHead', vision_width=4, embed_dim=3,
+                            temp=0.1, clamp_temp=False)
+    assert loss == dict(type='ITCLoss', embed_dim=3, queue_size=12,
+                        use_idx_queue=True, distill=False)
+    _, default = split_itc_cfg(dict(type='ITCHead'))
+    assert default == dict(type='ITCLoss', embed_dim=256)
+
+
+def test_itc_queue_wraparound():
+    head = ITCLoss(embed_dim=3, queue_size=6)
     head.queue_ptr[0] = 4
     img, txt = torch.ones(2, 3), 2 * torch.ones(2, 3)
     head.enqueue(img, txt)

@@ -10,8 +10,7 @@ from albef_mm.models.data_preprocessor import ALBEFDataPreprocessor
 from albef_mm.models.heads import MLMHead
 from albef_mm.models.heads.vqa_decoder_head import (VQADecoderHead,
                                                     causal_mask_with_past)
-from albef_mm.models.heads.vqa_ranking import (rank_answers_cached,
-                                               rank_answers_repeat)
+from albef_mm.models.heads.vqa_ranking import rank_answers
 from albef_mm.models.layers import BertLayerStack, causal_additive_mask
 from helpers.tiny import TINY_VOCAB
 
@@ -88,28 +87,33 @@ def test_decoder_incremental_decoding_equals_full_decoding():
 
 
 @torch.no_grad()
-@pytest.mark.parametrize('fn', [rank_answers_cached, rank_answers_repeat])
-def test_ranking_clamps_k_and_scores_an_empty_answer_zero(fn):
+def test_ranking_clamps_k_and_scores_an_empty_answer_zero():
     """k above the list size ranks the whole list; an answer row with no
-    target token (start then padding) has answer loss 0 in both paths."""
+    target token (start then padding) has answer loss 0 (the original's
+    computation, with its locals), so with the LAVIS score it ranks first,
+    in both paths."""
+    from parity.reference import rank_answers_repeat
     dec = _decoder()
     answers = torch.tensor([[1, 5, 2, 0], [1, 6, 7, 2], [1, 0, 0, 0],
                             [1, 9, 2, 0]])
     a_mask = (answers != 0).long()
     states, q_mask = torch.randn(2, 3, 16), torch.ones(2, 3)
-    rec_big, rec = {}, {}
-    ids_big, probs_big = fn(dec, states, q_mask, answers, a_mask, k=9,
-                            score='lavis', record=rec_big)
-    ids, probs = fn(dec, states, q_mask, answers, a_mask, k=4,
-                    score='lavis', record=rec)
-    assert ids_big.shape == (2, 4)
-    assert torch.equal(ids_big, ids)
-    torch.testing.assert_close(probs_big, probs)
+    rec = {}
+    ref_ids, ref_probs = rank_answers_repeat(dec, states, q_mask, answers,
+                                             a_mask, k=4, score='lavis',
+                                             record=rec)
     loss = rec['answer_loss'].view(2, 4)
     first = rec['first_topk_ids']
     empty = loss[first == 2]
     assert empty.numel() == 2 and torch.equal(empty, torch.zeros(2))
     assert (loss[first != 2] > 0).all()
+    assert ref_ids[:, 0].tolist() == [2, 2]
+    for k in (4, 9):
+        ids, probs = rank_answers(dec, states, q_mask, answers, a_mask,
+                                  k=k, score='lavis')
+        assert ids.shape == (2, 4)
+        assert torch.equal(ids, ref_ids)
+        torch.testing.assert_close(probs, ref_probs)
 
 
 def test_mlm_random_words_cover_the_whole_vocabulary():

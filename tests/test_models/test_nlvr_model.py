@@ -182,11 +182,8 @@ def to_original_pretrain(state):
                 f'{int(m.group(1)) + FUSION_LAYER}.{m.group(2)}'] = v
         elif base == 'mlm_head':
             out[f'text_encoder{sfx}.cls.{rest}'] = v
-        elif base == 'itc_head':
-            if rest in ('temp', 'image_queue', 'text_queue', 'queue_ptr'):
-                out[rest] = v
-            else:
-                out[rest] = v  # vision_proj(_m).*, text_proj(_m).*
+        elif base in ('itc_head', 'itc_loss'):
+            out[rest] = v  # vision_proj(_m).*, temp, the queues
         elif base == 'itm_head':
             out[f'itm_head.{rest[3:]}'] = v
     return out

@@ -5,6 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from albef_mm.models.momentum import MomentumPairs
 from albef_mm.registry import MODELS
 from helpers import CONFIG_ROOT, tiny_pretrain_model_cfg
 
@@ -39,7 +40,7 @@ def test_full_size_pretrain_config_builds_with_210m_params():
     print(f'\nALBEF pre-training model: {count / 1e6:.1f} M online '
           f'parameters, {frozen / 1e6:.1f} M momentum parameters')
     assert 205e6 < count < 215e6
-    assert model.itc_head.image_queue.shape == (256, 65536)
+    assert model.itc_loss.image_queue.shape == (256, 65536)
     assert len(model.text_backbone.layer) == 6 and len(model.neck.layer) == 6
     assert model.vision_backbone.pos_embed.shape == (1, 257, 768)
     # momentum branch = online minus ITM head and temperature
@@ -80,7 +81,7 @@ def test_momentum_update_is_ema_of_each_unique_pair(model):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p))
-    pairs = model.momentum_pairs()
+    pairs = MomentumPairs(model.momentum_module_pairs())
     before_on = [p.detach().clone() for p in pairs.online]
     before_m = [p.detach().clone() for p in pairs.momentum]
     model.momentum_update()
@@ -101,12 +102,12 @@ def test_momentum_update_is_ema_of_each_unique_pair(model):
 
 def test_queue_pending_features_are_enqueued(model):
     images, ids, mask = _batch()
-    model.itc_head.queue_ptr[0] = 12
+    model.itc_loss.queue_ptr[0] = 12
     model(images, ids, mask, mode='loss')
     feat_m = model._queue_pending[0]
     model.dequeue_and_enqueue()
-    assert model.itc_head.queue_ptr.item() == 0
-    torch.testing.assert_close(model.itc_head.image_queue[:, 12:], feat_m.T)
+    assert model.itc_loss.queue_ptr.item() == 0
+    torch.testing.assert_close(model.itc_loss.image_queue[:, 12:], feat_m.T)
     assert model._queue_pending is None
 
 
@@ -182,15 +183,17 @@ def _rows_through(linear):
 
 
 def test_image_kv_reuse_equals_the_reference_path_and_projects_once():
-    """``reuse_image_kv`` projects each fusion layer's image keys/values
-    for the B images once (not 3B for ITM + B for MLM) and gives the same
-    losses and gradients as the original's order of operations."""
+    """The step projects each fusion layer's image keys/values for the B
+    images once (not 3B for ITM + B for MLM) and gives the same losses and
+    gradients as the original's order of operations (the parity tool's
+    reference)."""
+    from parity.reference import without_kv_reuse
     results = []
     for reuse in (True, False):
         torch.manual_seed(0)
-        cfg = tiny_pretrain_model_cfg()
-        cfg['reuse_image_kv'] = reuse
-        m = MODELS.build(cfg)
+        m = MODELS.build(tiny_pretrain_model_cfg())
+        if not reuse:
+            without_kv_reuse(m)
         m.generator = torch.Generator().manual_seed(0)
         images, ids, mask = _batch()
         key_rows = _rows_through(m.neck.layer[1].crossattention.self.key)

@@ -2,6 +2,7 @@
 pre-training checkpoint."""
 import pytest
 import torch
+from parity.reference import rerank_itm_plain
 
 from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import MODELS
@@ -34,7 +35,7 @@ def test_retrieval_loss_and_idx_enqueue(model):
     losses = model(images, ids, mask, samples, mode='loss')
     assert set(losses) == {'loss_itc', 'loss_itm'}
     model.dequeue_and_enqueue()
-    assert model.itc_head.idx_queue[0, :4].tolist() == [3, 5, 7, 7]
+    assert model.itc_loss.idx_queue[0, :4].tolist() == [3, 5, 7, 7]
     with pytest.raises(ValueError, match='image_idx'):
         model(images, ids, mask, [DataSample() for _ in range(4)],
               mode='loss')
@@ -82,9 +83,8 @@ def test_rerank_equals_bruteforce_restricted_to_topk(model):
         1, top_t2i, True).t()
     assert stats['pairs'] == int(union.sum()) < n_img * k + n_txt * k
     assert stats['text_tokens'] < stats['pairs'] * 30
-    plain_i2t, plain_t2i = model.score_shortlist(
-        image_embeds, torch.arange(n_img), text_embeds, mask, sims, k,
-        method='per_pair')
+    plain_i2t, plain_t2i = rerank_itm_plain(
+        model.neck, model.itm_head, image_embeds, text_embeds, mask, sims, k)
     torch.testing.assert_close(plain_i2t, exp_i2t, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(plain_t2i, exp_t2i, atol=1e-5, rtol=1e-5)
 
@@ -112,12 +112,35 @@ def test_load_pretrain_checkpoint_into_retrieval_at_higher_resolution():
     pre = MODELS.build(tiny_pretrain_model_cfg())
     ret = MODELS.build(retrieval_cfg(img_size=96))
     report = load_checkpoint_to_model(ret, pre.state_dict(), strict=True)
-    assert report.missing == ['itc_head.idx_queue']
+    assert report.missing == ['itc_loss.idx_queue']
     assert all(k.startswith('mlm_head') for k in report.unexpected)
     assert len(report.interpolated) == 2
     assert ret.vision_backbone_m.pos_embed.shape == (1, 37, 64)
-    assert (ret.itc_head.idx_queue == -100).all()
-    assert torch.equal(ret.itc_head.image_queue, pre.itc_head.image_queue)
+    assert (ret.itc_loss.idx_queue == -100).all()
+    assert torch.equal(ret.itc_loss.image_queue, pre.itc_loss.image_queue)
     assert torch.equal(ret.neck.encoder.layer[1].crossattention.self.key
                        .weight, pre.neck.encoder.layer[1].crossattention
                        .self.key.weight)
+
+
+def test_checkpoint_with_the_queues_under_itc_head_still_loads():
+    """albef_mm checkpoints written before the ITC split hold the queues
+    as ``itc_head.{image,text,idx}_queue`` / ``queue_ptr``: every load
+    (the checkpoint loader, plain ``load_state_dict``) renames them to
+    ``itc_loss.*``."""
+    torch.manual_seed(0)
+    saved = MODELS.build(retrieval_cfg())
+    saved.itc_loss.idx_queue.fill_(4)
+    saved.itc_loss.queue_ptr.fill_(8)
+    old = {k.replace('itc_loss.', 'itc_head.'): v
+           for k, v in saved.state_dict().items()}
+    assert 'itc_head.idx_queue' in old and not any('itc_loss' in k
+                                                   for k in old)
+    for load in (lambda m: load_checkpoint_to_model(m, {'state_dict': old}),
+                 lambda m: m.load_state_dict(old)):
+        torch.manual_seed(1)
+        model = MODELS.build(retrieval_cfg())
+        load(model)
+        for name in ('image_queue', 'text_queue', 'idx_queue', 'queue_ptr'):
+            assert torch.equal(getattr(model.itc_loss, name),
+                               getattr(saved.itc_loss, name)), name

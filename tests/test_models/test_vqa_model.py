@@ -7,9 +7,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
+from parity.reference import rank_answers_repeat
+
 from albef_mm.checkpoint import load_checkpoint_to_model
-from albef_mm.models.heads.vqa_ranking import (rank_answers_cached,
-                                               rank_answers_repeat)
+from albef_mm.models.heads.vqa_ranking import rank_answers, rerank
+from albef_mm.models.momentum import MomentumPairs
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
 from helpers import tiny_pretrain_model_cfg
@@ -86,7 +88,7 @@ def test_ranking_equals_brute_force_when_k_is_list_size(model, method):
                                  'how many'])
     states = model.encode_question(images, ids, mask)
     a_ids, a_mask = model.answer_tokens()
-    fn = rank_answers_cached if method == 'cached' else rank_answers_repeat
+    fn = rank_answers if method == 'cached' else rank_answers_repeat
     top_ids, top_probs = fn(model.decoder_head, states, mask, a_ids, a_mask,
                             k=len(ANSWERS))
     expected = brute_force(model, states, mask, len(ANSWERS)).softmax(-1)
@@ -107,33 +109,32 @@ def test_cached_ranking_equals_repeated_question_ranking(model, score):
     assert mask.sum(1).unique().numel() > 1  # padded questions
     states = model.encode_question(images, ids, mask)
     a_ids, a_mask = model.answer_tokens()
-    rec_c, rec_r = {}, {}
-    c = rank_answers_cached(model.decoder_head, states, mask, a_ids, a_mask,
-                            4, score, rec_c)
+    rec = {}
+    c = rank_answers(model.decoder_head, states, mask, a_ids, a_mask, 4,
+                     score)
     r = rank_answers_repeat(model.decoder_head, states, mask, a_ids, a_mask,
-                            4, score, rec_r)
+                            4, score, rec)
     assert torch.equal(c[0], r[0])
     torch.testing.assert_close(c[1], r[1], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(rec_c['answer_loss'], rec_r['answer_loss'],
-                               rtol=1e-5, atol=1e-5)
     # answers of several lengths were ranked
-    lengths = a_mask[rec_c['first_topk_ids'].reshape(-1)].sum(1)
+    lengths = a_mask[rec['first_topk_ids'].reshape(-1)].sum(1)
     assert lengths.unique().numel() > 1
 
 
-def test_original_score_counts_first_token_twice(model):
-    torch.manual_seed(3)
-    images = torch.randn(2, 3, 64, 64)
-    ids, mask = question(model, ['what color', 'how many'])
-    states = model.encode_question(images, ids, mask)
-    a_ids, a_mask = model.answer_tokens()
-    rec_o, rec_l = {}, {}
-    rank_answers_cached(model.decoder_head, states, mask, a_ids, a_mask, 3,
-                        'original', rec_o)
-    rank_answers_cached(model.decoder_head, states, mask, a_ids, a_mask, 3,
-                        'lavis', rec_l)
-    diff = rec_o['log_probs_sum'] - rec_l['log_probs_sum']
-    torch.testing.assert_close(diff, rec_o['first_topk_probs'].log())
+def test_original_score_counts_first_token_twice():
+    """``'original'`` adds log p(first token) to -NLL, ``'lavis'`` does
+    not: hand values where that flips the order."""
+    first_probs = torch.tensor([[0.1, 0.9]])
+    first_ids = torch.tensor([[3, 7]])
+    nll = torch.tensor([0.1, 0.5])
+    ids, probs = rerank(first_probs, first_ids, nll, 'original')
+    scores = torch.tensor([0.9, 0.1]).log() - torch.tensor([0.5, 0.1])
+    assert ids.tolist() == [[7, 3]]
+    torch.testing.assert_close(probs, scores.softmax(-1)[None])
+    ids, probs = rerank(first_probs, first_ids, nll, 'lavis')
+    assert ids.tolist() == [[3, 7]]
+    torch.testing.assert_close(probs, torch.tensor([[-0.1, -0.5]]).softmax(
+        -1))
 
 
 def test_predict_writes_top_answers(model):
@@ -211,7 +212,7 @@ def test_model_contract():
                                           'AlphaWarmupHook')
     assert not hasattr(model, 'itc_head')
     online = {id(p) for p in model.decoder_head.parameters()}
-    pairs = model.momentum_pairs()
+    pairs = MomentumPairs(model.momentum_module_pairs())
     assert sum(id(p) in online for p in pairs.online) == len(online)
     # decoder LM head tied to the decoder's own word embeddings
     dec = model.decoder_head
@@ -266,7 +267,8 @@ def test_decoder_initialised_from_project_pretrain_checkpoint():
     assert decoder_keys == set(copied)
     assert not any(k.startswith('mlm_head') for k in report.unexpected)
     assert report.unexpected and all(
-        k.startswith(('itc_head', 'itm_head')) for k in report.unexpected)
+        k.startswith(('itc_head', 'itc_loss', 'itm_head'))
+        for k in report.unexpected)
     assert not report.missing
     # the same through init_weights (start of training)
     model2 = MODELS.build(vqa_cfg(init_from_pretrain='x.pth'))
@@ -296,13 +298,8 @@ def to_original_pretrain(state, fusion_layer=2):
                 f'{int(i) + fusion_layer}.{tail}'] = v
         elif base == 'mlm_head':
             out[f'text_encoder{s}.cls.{rest}'] = v
-        elif base == 'itc_head':
-            name = rest.split('.')[0]
-            if name in ('vision_proj', 'text_proj', 'vision_proj_m',
-                        'text_proj_m'):
-                out[rest] = v
-            else:
-                out[rest] = v
+        elif base in ('itc_head', 'itc_loss'):
+            out[rest] = v
         elif base == 'itm_head':
             out['itm_head.' + rest.split('.', 1)[1]] = v
     return out
@@ -315,7 +312,7 @@ def test_decoder_initialised_from_original_pretrain_checkpoint():
     model = MODELS.build(vqa_cfg())
     report = load_checkpoint_to_model(model, {'model': orig})
     assert report.converted and report.unexpected
-    assert all(k.startswith(('itc_head', 'itm_head'))
+    assert all(k.startswith(('itc_head', 'itc_loss', 'itm_head'))
                for k in report.unexpected)
     assert report.converted and not report.missing
     dec_state = model.state_dict()

@@ -134,10 +134,13 @@ def test_pretrain_checkpoint_loads_strictly(model):
                                       strict=True, logger='silent')
     assert not report.missing
     assert any(k.startswith('mlm_head') for k in report.unexpected)
-    assert 'itc_head.image_queue' in report.unexpected
+    assert 'itc_loss.image_queue' in report.unexpected
+    assert 'itc_head.vision_proj_m.weight' in report.unexpected
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, pre.state_dict()[name])
-    assert not hasattr(model.itc_head, 'image_queue')
+    # the ITC feature unit only: no queue, no momentum projections
+    assert not hasattr(model, 'itc_loss')
+    assert not any('_m.' in k or 'queue' in k for k in model.state_dict())
 
 
 def test_original_checkpoint_gives_the_original_features():

@@ -8,6 +8,7 @@ from conftest import oracle_fixture
 
 from parity import pretrain as parity_pretrain
 from parity import retrieval as parity_retrieval
+from parity.reference import rerank_itm_plain, without_kv_reuse
 
 
 @pytest.mark.parametrize('task', ['pretrain', 'retrieval'])
@@ -17,9 +18,7 @@ def test_train_step_without_kv_reuse_matches_the_fixture(task, monkeypatch):
     build = getattr(module, name)
 
     def build_plain(fixture):
-        model = build(fixture)
-        model.reuse_image_kv = False
-        return model
+        return without_kv_reuse(build(fixture))
 
     monkeypatch.setattr(module, name, build_plain)
     fx = torch.load(oracle_fixture(f'{task}.pth'))
@@ -67,10 +66,10 @@ def test_itc_loss_uses_the_current_alpha(alpha):
     model = parity_pretrain.build_pretrain_model(fx).eval()
     assert model.max_alpha == 0.4
     model.alpha = alpha
-    head = model.itc_head
-    text_all = torch.cat([exp['text_feat_m'].t(), head.text_queue], 1)
-    image_all = torch.cat([exp['image_feat_m'].t(), head.image_queue], 1)
-    temp = head.temp.item()  # the fixture's (perturbed) temperature
+    queues = model.itc_loss
+    text_all = torch.cat([exp['text_feat_m'].t(), queues.text_queue], 1)
+    image_all = torch.cat([exp['image_feat_m'].t(), queues.image_queue], 1)
+    temp = model.itc_head.temp.item()  # the fixture's (perturbed) value
     expected = (_itc_loss(exp['image_feat'], text_all, exp['image_feat_m'],
                           temp, alpha) +
                 _itc_loss(exp['text_feat'], image_all, exp['text_feat_m'],
@@ -134,9 +133,14 @@ def test_shortlist_longer_than_the_gallery_scores_every_pair(method):
     txt = model.extract_feat(text_ids=inp['text_ids'],
                              text_mask=inp['text_atts'], mode='text')
     sims = img['image_feat'] @ txt['text_feat'].t()
-    i2t, t2i = model.score_shortlist(
-        img['image_embeds'], torch.arange(2), txt['text_embeds'],
-        inp['text_atts'], sims, k=3, method=method)
+    if method == 'cached_kv':
+        i2t, t2i = model.score_shortlist(
+            img['image_embeds'], torch.arange(2), txt['text_embeds'],
+            inp['text_atts'], sims, k=3)
+    else:  # the original's loop, the reference of the parity tool
+        i2t, t2i = rerank_itm_plain(model.neck, model.itm_head,
+                                    img['image_embeds'], txt['text_embeds'],
+                                    inp['text_atts'], sims, k=3)
     itm = exp['itm_logits'][:2, :, 1]  # [image, text]
     torch.testing.assert_close(t2i, itm.t(), rtol=1e-5, atol=1e-5)
     top3 = sims.topk(3, dim=1).indices

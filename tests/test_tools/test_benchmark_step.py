@@ -29,14 +29,15 @@ def test_reference_path_switches_every_optimization_off():
     args = benchmark.parse_args([CONFIG, '--batch-size', '4'])
     model, optim = benchmark.build(cfg, args)
     assert all(g['fused'] for g in optim.optimizer.param_groups)
-    assert model.reuse_image_kv is True
+    assert 'fuse_rows' not in vars(model)  # the model's K/V reuse
     assert model.mlm_head.logits_at_labels_only is None  # auto: on on CPU
     ref, ref_optim = benchmark.build(cfg, args, ())
     assert not any(g['fused'] for g in ref_optim.optimizer.param_groups)
-    assert ref.reuse_image_kv is False
+    assert vars(ref)['fuse_rows'].__func__.__name__ == '_fuse_rows_plain'
     assert ref.mlm_head.logits_at_labels_only is False
     mid, _ = benchmark.build(cfg, args, ('reuse_image_kv',))
-    assert mid.reuse_image_kv and mid.mlm_head.logits_at_labels_only is False
+    assert 'fuse_rows' not in vars(mid)
+    assert mid.mlm_head.logits_at_labels_only is False
     with pytest.raises(ValueError, match=r"unknown optimizations \['x'\]"):
         benchmark.build(cfg, args, ('x',))
 

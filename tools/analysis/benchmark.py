@@ -16,9 +16,11 @@ loaded.
 
 The ``optimized`` path is the config as it builds, with its three
 step optimizations: fusion cross-attention keys / values of each image
-projected once (``reuse_image_kv``), MLM vocabulary logits of the masked
-positions only (``mlm_head.logits_at_labels_only``, on by default on a
-CPU) and the fused AdamW kernel. ``--reference`` also builds the reference
+projected once (``reuse_image_kv``; without it every fused row projects
+its own image tokens, ``parity.reference.without_kv_reuse``), MLM
+vocabulary logits of the masked positions only
+(``mlm_head.logits_at_labels_only``, on by default on a CPU) and the fused
+AdamW kernel. ``--reference`` also builds the reference
 path: the same model and weights without any of them (the original's order
 of operations, logits at every position, torch's default AdamW kernel as
 the original). It checks that one step gives equal losses and gradients,
@@ -56,6 +58,7 @@ from albef_mm.apis import init_model
 from albef_mm.engine import run_train_iteration
 from albef_mm.engine.optimizers import use_mixed_precision
 from albef_mm.utils import keep_freed_cpu_memory
+from parity.reference import without_kv_reuse
 
 
 def parse_args(argv=None):
@@ -119,7 +122,6 @@ def build(cfg, args, optimizations=OPTIMIZATIONS):
         raise ValueError(f'unknown optimizations {sorted(unknown)}; '
                          f'choose from {OPTIMIZATIONS}')
     cfg = copy.deepcopy(cfg)  # a shallow copy would share model dicts
-    cfg.model.reuse_image_kv = 'reuse_image_kv' in optimizations
     if 'mlm_head' in cfg.model and \
             'mlm_logits_at_labels_only' not in optimizations:
         cfg.model.mlm_head.logits_at_labels_only = False
@@ -128,6 +130,8 @@ def build(cfg, args, optimizations=OPTIMIZATIONS):
         cfg.model.itc_head.queue_size = queue - queue % args.batch_size
     torch.manual_seed(0)
     model = init_model(cfg, device=args.device).train()
+    if 'reuse_image_kv' not in optimizations:
+        without_kv_reuse(model)
     optim_cfg = cfg.optim_wrapper.copy()
     if 'fused_adamw' not in optimizations:
         optim_cfg.optimizer = dict(optim_cfg.optimizer, fused=False)

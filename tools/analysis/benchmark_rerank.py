@@ -18,6 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from albef_mm.apis import init_model
+from parity.reference import rerank_itm_plain
 
 
 def parse_args(argv=None):
@@ -66,9 +67,9 @@ def main(argv=None):
     ids = torch.arange(n_img)
 
     plain, t_plain, f_plain = timed(
-        lambda: model.score_shortlist(image_embeds, ids, text_embeds,
-                                      text_mask, sims, args.k,
-                                      method='per_pair'), args.device)
+        lambda: rerank_itm_plain(model.neck, model.itm_head, image_embeds,
+                                 text_embeds, text_mask, sims, args.k),
+        args.device)
     stats = {}
 
     def fast_fn():

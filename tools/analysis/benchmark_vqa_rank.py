@@ -23,12 +23,13 @@ import time
 import torch
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+for path in (REPO, osp.dirname(osp.abspath(__file__))):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
-from albef_mm.models.heads.vqa_ranking import (  # noqa: E402
-    rank_answers_cached, rank_answers_repeat)
+from albef_mm.models.heads.vqa_ranking import rank_answers  # noqa: E402
 from albef_mm.registry import MODELS  # noqa: E402
+from parity.reference import rank_answers_repeat  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -113,11 +114,11 @@ def main(argv=None) -> dict:
         return lambda: fn(dec, states, q_mask, ids, mask, k)
 
     with torch.no_grad():
-        c_ids, c_probs = run(rank_answers_cached)()
+        c_ids, c_probs = run(rank_answers)()
         r_ids, r_probs = run(rank_answers_repeat)()
-        t_cached = timed(run(rank_answers_cached), args.repeats)
+        t_cached = timed(run(rank_answers), args.repeats)
         t_repeat = timed(run(rank_answers_repeat), args.repeats)
-        f_cached = flops(run(rank_answers_cached))
+        f_cached = flops(run(rank_answers))
         f_repeat = flops(run(rank_answers_repeat))
     res = dict(
         batch=args.batch, k=k, answers=args.answers,

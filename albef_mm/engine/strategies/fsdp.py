@@ -5,26 +5,28 @@ heads, the ITC temperature), their gradients and their AdamW states, with
 ``use_orig_params=True`` so the optimizer's parameter groups (no weight
 decay on norms and biases) keep working.
 
-What is not: the momentum modules (``<name>_m`` and the heads' momentum
-projections) are FSDP ``ignored_modules``: whole on every rank, frozen,
-outside the optimizer. FSDP flattens a unit's parameters in registration
-order and cuts the flat vector into equal pieces, so an online parameter
-and its momentum copy placed in the same unit land on different ranks and
-an element-wise EMA of local shards would mix unrelated numbers. Keeping
-the momentum copies whole, the EMA (``MomentumUpdateHook``) reads the
-online parameters inside ``FullyShardedDataParallel.summon_full_params``
-(one all-gather per optimizer step) and updates the momentum ones in place.
+What is not: the momentum modules (the second module of every pair the
+model lists in ``momentum_module_pairs()``) are FSDP ``ignored_modules``:
+whole on every rank, frozen, outside the optimizer. FSDP flattens a
+unit's parameters in registration order and cuts the flat vector into
+equal pieces, so an online parameter and its momentum copy placed in the
+same unit land on different ranks and an element-wise EMA of local shards
+would mix unrelated numbers. Keeping the momentum copies whole, the EMA
+(``MomentumUpdateHook``) reads the online parameters inside
+``FullyShardedDataParallel.summon_full_params`` (one all-gather per
+optimizer step) and updates the momentum ones in place.
 Cost: the momentum branch's weights in full on every GPU (ALBEF: 0.85 GB
 in float32).
 
 FSDP cannot shard 0-d parameters (the ITC temperature): the modules that
-hold one (the ITC head: temperature and the two 256-wide projections) are
-ignored as well, replicated like under DDP, and their gradients are
-averaged over the ranks by a gradient hook (as DDP's all-reduce does).
+hold one (the ITC feature unit ``itc_head``: temperature and the two
+256-wide projections) are ignored as well, replicated like under DDP, and
+their gradients are averaged over the ranks by a gradient hook (as DDP's
+all-reduce does).
 
 Buffers (the ITC feature queues and their pointer) are not sharded: every
 rank holds the same queues, written after an all-gather of the batch's
-momentum features (``ITCHead.enqueue``). The wrapper broadcasts rank 0's
+momentum features (``ITCLoss.enqueue``). The wrapper broadcasts rank 0's
 parameters and buffers before sharding, so ranks seeded differently
 (``randomness.diff_rank_seed``) start from one model, as DDP does.
 """
@@ -39,22 +41,11 @@ from torch import nn
 from albef_mm.registry import MODEL_WRAPPERS
 
 
-def momentum_module_pairs(model: nn.Module) -> List[tuple]:
-    """``(online, momentum)`` module pairs of the model: its
-    ``momentum_modules`` with their ``<name>_m`` copies and its children's
-    ``momentum_pairs()``."""
-    pairs = [(getattr(model, n), getattr(model, n + '_m'))
-             for n in getattr(model, 'momentum_modules', ())]
-    for child in model.children():
-        if hasattr(child, 'momentum_pairs'):
-            pairs += list(child.momentum_pairs())
-    return pairs
-
-
 def momentum_module_names(model: nn.Module) -> List[str]:
-    """Dotted names of the model's momentum (EMA) modules."""
+    """Dotted names of the model's momentum (EMA) modules (the model names
+    its pairs: ``momentum_module_pairs()``)."""
     by_id = {id(m): n for n, m in model.named_modules()}
-    return [by_id[id(m)] for _, m in momentum_module_pairs(model)]
+    return [by_id[id(m)] for _, m in model.momentum_module_pairs()]
 
 
 class _CleanNames:
@@ -81,7 +72,7 @@ def fsdp_momentum_update(wrapped) -> None:
     model = wrapped.module
     with FSDP.summon_full_params(wrapped, writeback=False):
         pairs = [(_CleanNames(online), momentum)
-                 for online, momentum in momentum_module_pairs(model)]
+                 for online, momentum in model.momentum_module_pairs()]
         MomentumPairs(pairs).update(model.momentum)
 
 
@@ -134,7 +125,7 @@ class ALBEFFullyShardedDataParallel(MMFullyShardedDataParallel):
 
     * ``ignored_modules`` (``'momentum'`` or a list of module names):
       ``'momentum'`` (default) ignores the momentum modules, which the EMA
-      needs whole, and the modules holding 0-d parameters (the ITC head);
+      needs whole, and the modules holding 0-d parameters (``itc_head``);
       a list must contain the momentum modules. Trainable parameters of
       ignored modules are replicated and their gradients averaged.
     * ``use_orig_params`` must stay True (the default here).

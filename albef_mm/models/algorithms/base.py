@@ -1,16 +1,60 @@
 """What every ALBEF task model shares: image encoder, text encoder, fusion
 neck, the momentum pairs with their EMA, the distillation weight ``alpha``,
 the training-hook contract and the checkpoint-conversion seam."""
+import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from torch import nn
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 
 from albef_mm.registry import MODELS
+from albef_mm.structures import DataSample
 from ..momentum import MomentumPairs, make_momentum_copy
+
+# Checkpoint keys renamed since albef_mm checkpoints were first written
+# (old full key → new): every state dict loaded into a model passes
+# through this table (a load_state_dict pre-hook), so older checkpoints
+# keep loading. The ITC queues moved with the split of the ITC unit into
+# features (``itc_head``) and loss (``itc_loss``).
+RENAMED_KEYS = (
+    (re.compile(r'^itc_head\.(image_queue|text_queue|queue_ptr|idx_queue)$'),
+     r'itc_loss.\1'),
+)
+
+
+def rename_legacy_keys(state: Dict, prefix: str = '') -> None:
+    """Rename, in place, the keys of ``state`` under ``prefix`` that
+    :data:`RENAMED_KEYS` lists."""
+    for key in [k for k in state if k.startswith(prefix)]:
+        rest = key[len(prefix):]
+        for old, new in RENAMED_KEYS:
+            if old.match(rest):
+                state[prefix + old.sub(new, rest)] = state.pop(key)
+                break
+
+
+class Branch:
+    """The online modules of a model, or their momentum copies, under the
+    online names: ``model.branch(momentum=True).neck`` is the momentum
+    copy of ``model.neck``."""
+
+    def __init__(self, model: 'ALBEFBase', momentum: bool):
+        self._model = model
+        self._momentum = momentum
+
+    def __getattr__(self, name: str) -> nn.Module:
+        if not self._momentum:
+            return getattr(self._model, name)
+        if name not in self._model.momentum_modules:
+            raise AttributeError(
+                f'{type(self._model).__name__} has no momentum copy of '
+                f'{name!r} (its momentum modules: '
+                f'{list(self._model.momentum_modules)})')
+        return getattr(self._model, name + '_m')
 
 
 class ALBEFBase(BaseModel):
@@ -23,14 +67,20 @@ class ALBEFBase(BaseModel):
     Subclasses declare
 
     * ``momentum_modules``: online modules that get a frozen ``<name>_m``
-      copy (call :meth:`build_momentum_branch` at the end of ``__init__``);
-      a child module with its own pairs exposes ``momentum_pairs()``;
+      copy (call :meth:`build_momentum_branch` at the end of ``__init__``;
+      :meth:`branch` reaches either copy by the online name); a child
+      module with its own pairs exposes ``momentum_module_pairs()``;
     * ``required_train_hooks``: hook class names a training run must have
       (checked when the runner is built and on the first ``train_step``);
     * ``ignorable_missing`` / ``ignorable_unexpected``: regexes of keys a
       strict checkpoint load may miss / find in excess;
     * :meth:`convert_original_state_dict`: the task's mapping from the
-      original ALBEF key layout (the generic mapping by default).
+      original ALBEF key layout (the generic mapping by default);
+
+    and implement the modes of :meth:`forward` they support:
+    :meth:`batch_loss`, :meth:`predict`, :meth:`tensor`. Their own
+    constructor keywords come first; the shared ones below are passed on
+    with ``**kwargs``.
 
     Args:
         vision_backbone (dict): ViT config.
@@ -76,31 +126,83 @@ class ALBEFBase(BaseModel):
         self.pretrained_text = pretrained_text
         self.nonfinite_loss = 'raise'
         self._attached_hooks = set()
+        self.register_load_state_dict_pre_hook(
+            lambda module, state, prefix, *args: rename_legacy_keys(
+                state, prefix))
+
+    # ------------------------------------------------------------ modes
+    def forward(self, images: torch.Tensor,
+                text_ids: Optional[torch.Tensor] = None,
+                text_mask: Optional[torch.Tensor] = None,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """MMEngine's entry point: ``'loss'`` → :meth:`batch_loss` (dict
+        of losses), ``'predict'`` → :meth:`predict` (data samples with
+        predictions), ``'tensor'`` → :meth:`tensor` (raw outputs)."""
+        if mode == 'loss':
+            return self.batch_loss(images, text_ids, text_mask, data_samples)
+        if mode == 'predict':
+            return self.predict(images, text_ids, text_mask, data_samples)
+        if mode == 'tensor':
+            return self.tensor(images, text_ids, text_mask)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
+                         f'{mode!r}')
+
+    def batch_loss(self, images: torch.Tensor, text_ids: torch.Tensor,
+                   text_mask: torch.Tensor,
+                   data_samples: Optional[List[DataSample]]
+                   ) -> Dict[str, torch.Tensor]:
+        """The losses of a batch: reads the task's fields of the data
+        samples and calls the model's ``loss``."""
+        raise NotImplementedError(
+            f'{type(self).__name__} is not trained (no loss mode)')
+
+    def predict(self, images: torch.Tensor, text_ids: torch.Tensor,
+                text_mask: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        """The data samples with the task's predictions."""
+        raise NotImplementedError(
+            f'{type(self).__name__} has no predict mode')
+
+    def tensor(self, images: torch.Tensor,
+               text_ids: Optional[torch.Tensor] = None,
+               text_mask: Optional[torch.Tensor] = None):
+        """Raw outputs without post-processing (default: the token states
+        of :meth:`extract_feat`)."""
+        return self.extract_feat(images, text_ids, text_mask)
 
     # ---------------------------------------------------------- momentum
     def build_momentum_branch(self) -> None:
-        """Create the frozen ``<name>_m`` copies (call after building and
-        tying the online modules)."""
+        """Create the frozen ``<name>_m`` copies of ``momentum_modules``
+        (call after building and tying the online modules)."""
         for name in self.momentum_modules:
             setattr(self, name + '_m', make_momentum_copy(getattr(self, name)))
 
-    def momentum_pairs(self) -> MomentumPairs:
-        """Every unique (online, momentum) parameter pair of the model."""
+    def branch(self, momentum: bool = False) -> Branch:
+        """The online modules, or (``momentum=True``) their momentum
+        copies, under the online names: ``self.branch(m).neck``."""
+        return Branch(self, momentum)
+
+    def momentum_module_pairs(self) -> List[Tuple[nn.Module, nn.Module]]:
+        """Every (online, momentum) module pair of the model: those of
+        ``momentum_modules`` and those its children name (the ITC
+        projections). The EMA and the FSDP strategy use this list."""
         pairs = [(getattr(self, n), getattr(self, n + '_m'))
                  for n in self.momentum_modules]
         for child in self.children():
-            if hasattr(child, 'momentum_pairs') and child is not self:
-                pairs.extend(child.momentum_pairs())
-        return MomentumPairs(pairs)
+            if hasattr(child, 'momentum_module_pairs'):
+                pairs.extend(child.momentum_module_pairs())
+        return pairs
 
     def momentum_update(self) -> None:
         """EMA of every online/momentum pair (``MomentumUpdateHook`` calls
         it before each training iteration)."""
-        self.momentum_pairs().update(self.momentum)
+        MomentumPairs(self.momentum_module_pairs()).update(self.momentum)
 
     def copy_params(self) -> None:
         """Momentum branch := online weights."""
-        self.momentum_pairs().copy_params()
+        MomentumPairs(self.momentum_module_pairs()).copy_params()
 
     def init_weights(self):
         """Initialise the online modules (incl. pretrained ViT / BERT
@@ -226,3 +328,13 @@ class ALBEFBase(BaseModel):
                                                  text_mask,
                                                  out['image_embeds'])
         return out
+
+    def fuse(self, images: torch.Tensor, text_ids: torch.Tensor,
+             text_mask: torch.Tensor, momentum: bool = False
+             ) -> torch.Tensor:
+        """Text states ``[B, L, D]`` fused with the image, by the online
+        or the momentum branch."""
+        branch = self.branch(momentum)
+        image_embeds = branch.vision_backbone(images)
+        return branch.neck(branch.text_backbone(text_ids, text_mask),
+                           text_mask, image_embeds)

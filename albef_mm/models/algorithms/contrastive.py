@@ -10,12 +10,14 @@ from mmengine.logging import print_log
 
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
+from ..heads.itc_loss import split_itc_cfg
 from .base import ALBEFBase
-from .retrieval_rerank import rerank_itm, rerank_itm_plain
+from .retrieval_rerank import rerank_itm
 
 
 class ITCFeatureMixin:
-    """Inference on the unimodal ITC features and the ITM head, for every
+    """Inference on the unimodal ITC features (``itc_head``, an
+    :class:`~albef_mm.models.heads.ITCHead`) and the ITM head, for every
     model with ``itc_head`` and ``itm_head`` (the contrastive models and
     the zero-shot classifier)."""
 
@@ -47,8 +49,8 @@ class ITCFeatureMixin:
 
 
 class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
-    """ALBEF model with an ITC head (projections, temperature, queues) and
-    an ITM head.
+    """ALBEF model that trains with ITC (features ``itc_head``, loss with
+    queues and distillation ``itc_loss``) and ITM.
 
     Training: :meth:`contrast_and_match` is the shared ITC + ITM step; the
     momentum features it computes are enqueued by :meth:`dequeue_and_enqueue`
@@ -61,20 +63,12 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
     retrieval directions).
 
     Args:
-        vision_backbone, text_backbone, neck (dict): Encoder configs.
-        itc_head (dict): ``ITCHead`` config.
+        itc_head (dict): The model's ITC: the ``ITCHead`` keys (projection
+            widths, ``embed_dim``, ``temp``, ``clamp_temp``) build the
+            feature unit ``itc_head``; ``queue_size``, ``use_idx_queue``
+            and ``distill`` build the ``ITCLoss`` ``itc_loss``.
         itm_head (dict): ``ITMHead`` config.
-        momentum (float): EMA coefficient (0.995).
-        alpha (float): Distillation weight after warm-up (0.4).
-        pretrained_text (str, optional): HF BERT weights.
-        data_preprocessor (dict, optional): Preprocessor config.
-        init_cfg (dict, optional): MMEngine init config.
-        reuse_image_kv (bool): Project each fusion layer's cross-attention
-            keys/values of the B images once per step and index them for
-            the ITM positives, both negative sets and (pre-training) the
-            MLM pass, instead of projecting 4B image-token sets. The same
-            math (equal within float tolerance); False runs the original's
-            order of operations.
+        **kwargs: The shared keywords of :class:`ALBEFBase`.
 
     Attribute ``generator`` (``torch.Generator`` or None): the source of the
     random draws of training (ITM negatives, MLM masks); None uses the
@@ -84,16 +78,11 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
     required_train_hooks = ('MomentumUpdateHook', 'QueueUpdateHook',
                             'AlphaWarmupHook')
 
-    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
-                 itc_head: dict, itm_head: dict, momentum: float = 0.995,
-                 alpha: float = 0.4, pretrained_text: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None,
-                 reuse_image_kv: bool = True):
-        super().__init__(vision_backbone, text_backbone, neck, momentum,
-                         alpha, pretrained_text, data_preprocessor, init_cfg)
-        self.reuse_image_kv = reuse_image_kv
-        self.itc_head = MODELS.build(itc_head)
+    def __init__(self, itc_head: dict, itm_head: dict, **kwargs):
+        super().__init__(**kwargs)
+        features, loss = split_itc_cfg(itc_head)
+        self.itc_head = MODELS.build(features)
+        self.itc_loss = MODELS.build(loss)
         self.itm_head = MODELS.build(itm_head)
         self.generator: Optional[torch.Generator] = None
         self._queue_pending = None
@@ -104,7 +93,7 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
         """Required hooks, and a global batch that divides the queue."""
         super().validate_train_setup(hook_names, global_batch_size)
         if global_batch_size:
-            self.itc_head.check_queue_size(global_batch_size)
+            self.itc_loss.check_queue_size(global_batch_size)
 
     # ------------------------------------------------------------ queues
     def dequeue_and_enqueue(self) -> None:
@@ -114,7 +103,7 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
             print_log('dequeue_and_enqueue called without a pending batch; '
                       'nothing enqueued', logger='current', level=30)
             return
-        self.itc_head.enqueue(*self._queue_pending)
+        self.itc_loss.enqueue(*self._queue_pending)
         self._queue_pending = None
 
     # --------------------------------------------------- ITC + ITM step
@@ -134,8 +123,7 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
         Returns:
             dict: ``loss_itc``, ``loss_itm`` and ``image_embeds``,
             ``image_embeds_m``, ``image_kv`` (the per-layer cross-attention
-            keys/values of the B images with ``reuse_image_kv``, else None)
-            for the MLM step.
+            keys/values of the B images, reused by the MLM step).
         """
         self.itc_head.clamp_temperature()  # a no-op unless configured
         image_embeds = self.vision_backbone(images)
@@ -149,8 +137,9 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
             text_embeds_m = self.text_backbone_m(text_ids, text_mask)
             text_feat_m = self.itc_head.text_feat(text_embeds_m[:, 0],
                                                   momentum=True)
-        itc = self.itc_head.loss(image_feat, text_feat, image_feat_m,
-                                 text_feat_m, self.alpha, idx)
+        itc = self.itc_loss.loss(image_feat, text_feat, image_feat_m,
+                                 text_feat_m, self.itc_head.temp, self.alpha,
+                                 idx)
         self._queue_pending = (image_feat_m.detach(), text_feat_m.detach(),
                                None if idx is None else idx.detach())
         neg_image, neg_text = self.itm_head.sample_negatives(
@@ -161,24 +150,31 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
                            text_embeds.index_select(0, neg_text)])
         masks = torch.cat([text_mask, text_mask,
                            text_mask.index_select(0, neg_text)])
-        image_kv = None
-        if self.reuse_image_kv:
-            image_kv = self.neck.project_image_kv(image_embeds)
-            own = torch.arange(images.size(0), device=neg_image.device)
-            rows = torch.cat([own, neg_image, own])
-            fused = self.neck(texts, masks, None,
-                              image_kv=[(k.index_select(0, rows),
-                                         v.index_select(0, rows))
-                                        for k, v in image_kv])
-        else:
-            fused = self.neck(texts, masks, torch.cat(
-                [image_embeds, image_embeds.index_select(0, neg_image),
-                 image_embeds]))
+        own = torch.arange(images.size(0), device=neg_image.device)
+        fused, image_kv = self.fuse_rows(image_embeds,
+                                         torch.cat([own, neg_image, own]),
+                                         texts, masks)
         itm_logits = self.itm_head(fused[:, 0])
         return dict(loss_itc=itc['loss_itc'],
                     loss_itm=self.itm_head.loss(itm_logits),
                     image_embeds=image_embeds, image_embeds_m=image_embeds_m,
                     image_kv=image_kv)
+
+    def fuse_rows(self, image_embeds: torch.Tensor, rows: torch.Tensor,
+                  texts: torch.Tensor, masks: torch.Tensor
+                  ) -> Tuple[torch.Tensor, list]:
+        """Fuse text ``r`` with image ``rows[r]`` of the batch.
+
+        Each fusion layer's cross-attention keys/values of the B images are
+        projected once and indexed for the rows (instead of projecting one
+        image-token set per row; the same math). Returns the fused states
+        and the per-layer keys/values of the B images."""
+        image_kv = self.neck.project_image_kv(image_embeds)
+        fused = self.neck(texts, masks, None,
+                          image_kv=[(k.index_select(0, rows),
+                                     v.index_select(0, rows))
+                                    for k, v in image_kv])
+        return fused, image_kv
 
     # ---------------------------------------------------------- inference
     @torch.no_grad()
@@ -186,11 +182,13 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
                         image_ids: torch.Tensor, text_embeds: torch.Tensor,
                         text_mask: torch.Tensor, sims: torch.Tensor, k: int,
                         pair_batch: int = 512, add_itc: bool = False,
-                        method: str = 'cached_kv',
                         progress: Optional[Callable[[int, int], None]] = None,
                         stats: Optional[dict] = None
                         ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """ITM re-ranking of the ITC shortlists of both directions.
+        """ITM re-ranking of the ITC shortlists of both directions: every
+        asked-for pair fused once, each image's cross-attention
+        keys/values projected once (see
+        :func:`~.retrieval_rerank.rerank_itm`).
 
         Args:
             image_embeds: ``[n, N, Dv]`` tokens of the images to score (a
@@ -201,28 +199,16 @@ class ALBEFContrastiveBase(ITCFeatureMixin, ALBEFBase):
             pair_batch: Texts fused together for one image.
             add_itc: Add the ITC similarity to the ITM logit (LAVIS); the
                 original uses the ITM logit alone.
-            method: ``'cached_kv'`` (every pair fused once, each image's
-                cross-attention keys/values projected once) or
-                ``'per_pair'`` (the original's loop, all images at once;
-                reference for tests and benchmarks).
-            progress: ``callback(done, total)`` per image (cached_kv).
-            stats: Receives ``pairs`` / ``text_tokens`` counts (cached_kv).
+            progress: ``callback(done, total)`` per image.
+            stats: Receives ``pairs`` / ``text_tokens`` counts.
         Returns:
             ``(scores_i2t [Ni, Nt], scores_t2i [Nt, Ni])``: ITM scores at
-            the shortlisted pairs; -inf elsewhere for ``cached_kv`` (shards
-            combine by max; the caller writes -100 as the original), -100
-            for ``per_pair``.
+            the shortlisted pairs, -inf elsewhere (shards combine by max;
+            the caller writes -100 as the original).
         """
-        if method == 'cached_kv':
-            return rerank_itm(self.neck, self.itm_head, image_embeds,
-                              image_ids, text_embeds, text_mask, sims, k,
-                              pair_batch, add_itc, stats=stats,
-                              progress=progress)
-        if method == 'per_pair':
-            return rerank_itm_plain(self.neck, self.itm_head, image_embeds,
-                                    text_embeds, text_mask, sims, k, add_itc)
-        raise ValueError(f"method must be 'cached_kv' or 'per_pair', got "
-                         f'{method!r}')
+        return rerank_itm(self.neck, self.itm_head, image_embeds, image_ids,
+                          text_embeds, text_mask, sims, k, pair_batch,
+                          add_itc, stats=stats, progress=progress)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, text_ids: torch.Tensor,

@@ -1,15 +1,14 @@
 """ALBEF NLVR2 (original ``models/model_nlvr.py``): is a sentence true of
 an image pair?"""
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 
 from albef_mm.registry import MODELS
 from ..heads.cls_head import convert_original_head_keys
 from ..necks.nlvr_fusion_encoder import replicate_unpaired_layers
-from .base import ALBEFBase
-from .cls_task import DistilledClassifierMixin
+from .cls_task import ALBEFDistilledClassifier
 
 
 def split_pair(images: torch.Tensor) -> torch.Tensor:
@@ -41,22 +40,20 @@ class PairFusionMixin:
         """Fused states ``[B, L, D]`` of the text with the pair
         ``image_states = (image0 tokens, image1 tokens)``; even fusion
         layers attend to image 0, odd ones to image 1."""
-        sfx = '_m' if momentum else ''
-        text = getattr(self, 'text_backbone' + sfx)(text_ids, text_mask)
-        return getattr(self, 'neck' + sfx)(text, text_mask,
-                                           list(image_states))
+        branch = self.branch(momentum)
+        text = branch.text_backbone(text_ids, text_mask)
+        return branch.neck(text, text_mask, list(image_states))
 
     def encode_pair(self, images: torch.Tensor, momentum: bool = False
                     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Image tokens of both images of each pair ``[B, 2, C, H, W]``
         (one ViT pass over the ``2B`` images)."""
-        vit = getattr(self, 'vision_backbone' + ('_m' if momentum else ''))
-        embeds = vit(split_pair(images))
+        embeds = self.branch(momentum).vision_backbone(split_pair(images))
         return tuple(torch.chunk(embeds, 2))
 
 
 @MODELS.register_module()
-class ALBEFNLVR(DistilledClassifierMixin, PairFusionMixin, ALBEFBase):
+class ALBEFNLVR(PairFusionMixin, ALBEFDistilledClassifier):
     """NLVR2 classifier.
 
     The two images of a pair go through the ViT; the sentence through the
@@ -85,44 +82,23 @@ class ALBEFNLVR(DistilledClassifierMixin, PairFusionMixin, ALBEFBase):
     replicates too); NLVR2 checkpoints load strictly.
 
     Args:
-        vision_backbone, text_backbone (dict): Encoder configs.
-        neck (dict): ``NLVRFusionEncoder`` config (12 layers).
         cls_head (dict): ``ALBEFClsHead`` config (``num_classes=2``).
         distill (bool): Momentum distillation (ALBEF: True).
-        momentum (float): EMA coefficient (0.995).
-        alpha (float): Distillation weight after the warm-up (0.4).
-        pretrained_text (str, optional): HF BERT weights.
-        data_preprocessor (dict, optional): Preprocessor config.
-        init_cfg (dict, optional): MMEngine init config.
+        **kwargs: The shared keywords of :class:`ALBEFBase`; ``neck`` is
+            an ``NLVRFusionEncoder`` config (12 layers).
     """
 
     task_name = 'NLVR2'
-    ignorable_missing = (r'^cls_head(_m)?\.', )
-    ignorable_unexpected = (r'^itc_head\.', r'^itm_head\.',
+    distill_hooks = ('MomentumUpdateHook', 'AlphaWarmupHook')
+    ignorable_unexpected = (r'^itc_head\.', r'^itc_loss\.', r'^itm_head\.',
                             r'^mlm_head(_m)?\.', r'^ta_head\.')
 
-    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
-                 cls_head: dict, distill: bool = True,
-                 momentum: float = 0.995, alpha: float = 0.4,
-                 pretrained_text: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(vision_backbone, text_backbone, neck, momentum,
-                         alpha, pretrained_text, data_preprocessor, init_cfg)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         if not hasattr(self.neck, 'num_pairs'):
             raise TypeError('ALBEFNLVR needs a paired fusion neck '
                             "(type='NLVRFusionEncoder'), got "
                             f'{type(self.neck).__name__}')
-        self.cls_head = MODELS.build(cls_head)
-        self.distill = distill
-        self.momentum_modules = (('vision_backbone', 'text_backbone', 'neck',
-                                  'cls_head') if distill else ())
-        self.required_train_hooks = (('MomentumUpdateHook',
-                                      'AlphaWarmupHook') if distill else ())
-        if not distill:
-            self.ignorable_unexpected = self.ignorable_unexpected + (
-                r'^[a-z_]+_m\.', )
-        self.build_momentum_branch()
 
     # ------------------------------------------------------------- task
     def classify(self, images: torch.Tensor, text_ids: torch.Tensor,
@@ -132,8 +108,7 @@ class ALBEFNLVR(DistilledClassifierMixin, PairFusionMixin, ALBEFBase):
         sentence); ``images`` is ``[B, 2, C, H, W]``."""
         fused = self.fuse_pair(self.encode_pair(images, momentum), text_ids,
                                text_mask, momentum)
-        return getattr(self, 'cls_head' + ('_m' if momentum else ''))(
-            fused[:, 0])
+        return self.branch(momentum).cls_head(fused[:, 0])
 
     # ------------------------------------------------------- checkpoints
     def convert_original_state_dict(self, state: Dict

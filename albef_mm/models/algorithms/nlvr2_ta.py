@@ -5,11 +5,11 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
 from ..heads.cls_head import convert_original_head_keys
+from ..heads.itc_head import ITCHead
 from .base import ALBEFBase
 from .nlvr2 import PairFusionMixin
 
@@ -76,36 +76,21 @@ def sample_text_assignment(weights: torch.Tensor,
             torch.tensor(labels, device=device))
 
 
-class _ITCProjections(nn.Module):
-    """``vision_proj``, ``text_proj`` and ``temp`` under the names of the
-    pre-training checkpoint (``itc_head.*``); only ``vision_proj`` is run
-    (without gradient), so all three are frozen."""
-
-    def __init__(self, vision_width: int, text_width: int, embed_dim: int,
-                 temp: float):
-        super().__init__()
-        self.vision_proj = nn.Linear(vision_width, embed_dim)
-        self.text_proj = nn.Linear(text_width, embed_dim)
-        self.temp = nn.Parameter(torch.tensor(float(temp)))
-        for p in self.parameters():
-            p.requires_grad_(False)
-
-
 @MODELS.register_module()
 class ALBEFNLVRTextAssignment(PairFusionMixin, ALBEFBase):
     """Text-assignment (TA) pre-training of the NLVR2 encoder.
 
-    Per batch of image-caption pairs: image [CLS] features through
-    ``vision_proj`` (no gradient), image-image similarity weights,
-    :func:`sample_text_assignment` builds an image pair per caption and a
-    label (first / second / neither), the 18-layer encoder (text layers +
-    :class:`NLVRFusionEncoder`) fuses the caption with the pair and a
-    3-way ``ta_head`` (one Linear) is trained with cross-entropy. No
-    momentum branch, no alpha, no training hooks.
+    Per batch of image-caption pairs: image [CLS] features through the
+    ITC feature unit ``itc_head`` (no gradient), image-image similarity
+    weights, :func:`sample_text_assignment` builds an image pair per
+    caption and a label (first / second / neither), the 18-layer encoder
+    (text layers + :class:`NLVRFusionEncoder`) fuses the caption with the
+    pair and a 3-way ``ta_head`` (one Linear) is trained with
+    cross-entropy. No momentum branch, no alpha, no training hooks.
 
-    DDP: ``vision_proj``, ``text_proj`` and ``temp`` (kept so that the
-    checkpoint layout matches pre-training) never receive a gradient, so
-    they are frozen (``requires_grad=False``); every trainable parameter
+    DDP: ``itc_head`` (its projections and temperature keep the
+    pre-training checkpoint's names) never receives a gradient, so it is
+    frozen (``requires_grad=False``); every trainable parameter
     gets a gradient each step and DDP needs no ``find_unused_parameters``.
     (The original passes ``find_unused_parameters=True``; AdamW skipped
     those parameters there too, so training is the same.)
@@ -117,88 +102,68 @@ class ALBEFNLVRTextAssignment(PairFusionMixin, ALBEFBase):
     ITM/MLM heads.
 
     Args:
-        vision_backbone, text_backbone (dict): Encoder configs.
-        neck (dict): ``NLVRFusionEncoder`` config (12 layers).
         ta_head (dict): ``ALBEFClsHead`` config (``num_classes=3``,
             ``with_hidden=False``).
         vision_width (int): ViT width (768).
         embed_dim (int): ITC projection width of the checkpoint (256).
         temp (float): Temperature of the image-image similarities (0.07;
             fixed, the checkpoint's ``temp`` is not used).
-        pretrained_text (str, optional): HF BERT weights.
-        data_preprocessor (dict, optional): Preprocessor config.
-        init_cfg (dict, optional): MMEngine init config.
+        **kwargs: The shared keywords of :class:`ALBEFBase`; ``neck`` is
+            an ``NLVRFusionEncoder`` config (12 layers).
     """
 
     ignorable_missing = (r'^ta_head\.', )
     ignorable_unexpected = (r'^[a-z_]+_m\.', r'^itc_head\.[a-z_]+_m\.',
-                            r'^itc_head\.(image_queue|text_queue|queue_ptr|'
-                            r'idx_queue)$', r'^itm_head\.', r'^mlm_head\.',
+                            r'^itc_loss\.', r'^itm_head\.', r'^mlm_head\.',
                             r'^cls_head\.')
 
-    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
-                 ta_head: dict, vision_width: int = 768,
-                 embed_dim: int = 256, temp: float = 0.07,
-                 pretrained_text: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(vision_backbone, text_backbone, neck,
-                         pretrained_text=pretrained_text,
-                         data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+    def __init__(self, ta_head: dict, vision_width: int = 768,
+                 embed_dim: int = 256, temp: float = 0.07, **kwargs):
+        super().__init__(**kwargs)
         if not hasattr(self.neck, 'num_pairs'):
             raise TypeError('text assignment needs a paired fusion neck '
                             "(type='NLVRFusionEncoder'), got "
                             f'{type(self.neck).__name__}')
-        self.itc_head = _ITCProjections(vision_width, self.neck.hidden_size,
-                                        embed_dim, temp)
+        self.itc_head = ITCHead(vision_width, self.neck.hidden_size,
+                                embed_dim, temp, momentum=False)
+        self.itc_head.requires_grad_(False)
         self.sim_temp = temp
         self.ta_head = MODELS.build(ta_head)
-        # Injectable for tests / parity replays; None = global generator.
+        # None = the global generator (as the original).
         self.generator: Optional[torch.Generator] = None
 
-    def forward(self, images: torch.Tensor,
-                text_ids: Optional[torch.Tensor] = None,
-                text_mask: Optional[torch.Tensor] = None,
-                data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
-        """``'loss'`` → ``{'loss_ta'}``; ``'tensor'`` → ``(logits,
-        labels)`` of a sampled assignment (``'predict'`` is not defined:
-        the labels are drawn, not annotated)."""
-        if mode == 'loss':
-            return self.loss(images, text_ids, text_mask)
-        if mode == 'tensor':
-            out = self.assign(images, text_ids, text_mask)
-            return out['logits'], out['labels']
-        raise ValueError(f"mode must be 'loss' or 'tensor' for text "
-                         f'assignment, got {mode!r}')
+    def batch_loss(self, images: torch.Tensor, text_ids: torch.Tensor,
+                   text_mask: torch.Tensor,
+                   data_samples: Optional[List[DataSample]]
+                   ) -> Dict[str, torch.Tensor]:
+        """:meth:`loss` (the labels are drawn, not annotated)."""
+        return self.loss(images, text_ids, text_mask)
+
+    def tensor(self, images: torch.Tensor,
+               text_ids: Optional[torch.Tensor] = None,
+               text_mask: Optional[torch.Tensor] = None):
+        """``(logits, labels)`` of a sampled assignment (no ``predict``
+        mode: the labels are drawn, not annotated)."""
+        out = self.assign(images, text_ids, text_mask)
+        return out['logits'], out['labels']
 
     def assign(self, images: torch.Tensor, text_ids: torch.Tensor,
-               text_mask: torch.Tensor,
-               forced: Optional[Dict[str, torch.Tensor]] = None
-               ) -> Dict[str, torch.Tensor]:
+               text_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Sample pairs and labels and classify them.
 
         Args:
             images: ``[B, 3, H, W]`` images of the caption batch.
             text_ids, text_mask: Their captions ``[B, L]``.
-            forced: Optional ``first``/``second``/``labels`` replacing the
-                random draws.
         Returns:
             dict with ``logits`` ``[B, 3]``, ``labels``, ``first``,
             ``second`` and the sampling ``weights``.
         """
         image_embeds = self.vision_backbone(images)
         with torch.no_grad():
-            feat = F.normalize(self.itc_head.vision_proj(image_embeds[:, 0]),
-                               dim=-1)
+            feat = self.itc_head.image_feat(image_embeds[:, 0])
             weights = image_similarity_weights(feat, self.sim_temp)
-        if forced is not None:
-            first, second, labels = (forced['first'], forced['second'],
-                                     forced['labels'])
-        else:
-            first, second, labels = sample_text_assignment(weights,
-                                                           self.generator)
+        first, second, labels = sample_text_assignment(weights,
+                                                       self.generator)
         fused = self.fuse_pair((image_embeds[first], image_embeds[second]),
                                text_ids, text_mask)
         return dict(logits=self.ta_head(fused[:, 0]), labels=labels,

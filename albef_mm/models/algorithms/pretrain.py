@@ -24,61 +24,32 @@ class ALBEFPretrain(ALBEFContrastiveBase):
     step (and at build time with :class:`ALBEFRunner`).
 
     Args:
-        vision_backbone (dict): ``ALBEFViT`` config.
-        text_backbone (dict): ``BertTextEncoder`` config.
-        neck (dict): ``FusionEncoder`` config.
-        itc_head (dict): ``ITCHead`` config.
-        itm_head (dict): ``ITMHead`` config.
         mlm_head (dict): ``MLMHead`` config (decoder tied to the word
             embeddings).
-        momentum (float): EMA coefficient (0.995).
-        alpha (float): Distillation weight after warm-up (0.4).
-        pretrained_text (str, optional): HF BERT weights for text backbone,
-            neck and MLM head.
-        data_preprocessor (dict, optional): Preprocessor config.
-        init_cfg (dict, optional): MMEngine init config.
-        reuse_image_kv (bool): Share each fusion layer's cross-attention
-            keys/values of the batch images across the ITM (and MLM) passes
-            (see :class:`ALBEFContrastiveBase`).
+        itc_head, itm_head (dict): see :class:`ALBEFContrastiveBase`.
+        **kwargs: The shared keywords of :class:`ALBEFBase`
+            (``vision_backbone``, ``text_backbone``, ``neck``,
+            ``momentum``, ``alpha``, ``pretrained_text``, ...).
     """
 
     momentum_modules = ('vision_backbone', 'text_backbone', 'neck',
                         'mlm_head')
 
-    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
-                 itc_head: dict, itm_head: dict, mlm_head: dict,
-                 momentum: float = 0.995, alpha: float = 0.4,
-                 pretrained_text: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None,
-                 reuse_image_kv: bool = True):
-        super().__init__(vision_backbone, text_backbone, neck, itc_head,
-                         itm_head, momentum, alpha, pretrained_text,
-                         data_preprocessor, init_cfg,
-                         reuse_image_kv=reuse_image_kv)
+    def __init__(self, mlm_head: dict, **kwargs):
+        super().__init__(**kwargs)
         self.mlm_head = MODELS.build(mlm_head)
-        self.mlm_head.tie_weights(self.text_backbone.embeddings.word_embeddings)
+        self.mlm_head.tie_weights(
+            self.text_backbone.embeddings.word_embeddings)
         self.build_momentum_branch()
         self.mlm_head_m.tie_weights(
             self.text_backbone_m.embeddings.word_embeddings)
 
-    def forward(self, images: torch.Tensor,
-                text_ids: Optional[torch.Tensor] = None,
-                text_mask: Optional[torch.Tensor] = None,
-                data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(images, text_ids, text_mask)
-        if mode == 'predict':
-            return self.predict(images, text_ids, text_mask, data_samples)
-        if mode == 'tensor':
-            return self.extract_feat(images, text_ids, text_mask)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
-                         f'{mode!r}')
-
-    def fuse(self, text_embeds, text_mask, image_embeds, momentum=False):
-        neck = self.neck_m if momentum else self.neck
-        return neck(text_embeds, text_mask, image_embeds)
+    def batch_loss(self, images: torch.Tensor, text_ids: torch.Tensor,
+                   text_mask: torch.Tensor,
+                   data_samples: Optional[List[DataSample]]
+                   ) -> Dict[str, torch.Tensor]:
+        """:meth:`loss` (the captions are all it needs)."""
+        return self.loss(images, text_ids, text_mask)
 
     def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
              text_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -95,9 +66,8 @@ class ALBEFPretrain(ALBEFContrastiveBase):
         mlm_ids, mlm_labels = self.mlm_head.mask_tokens(
             text_ids, generator=self.generator)
         with torch.no_grad():
-            hidden_m = self.fuse(
-                self.text_backbone_m(mlm_ids, text_mask), text_mask,
-                image_embeds_m, momentum=True)
+            hidden_m = self.neck_m(self.text_backbone_m(mlm_ids, text_mask),
+                                   text_mask, image_embeds_m)
         hidden = self.neck(
             self.text_backbone(mlm_ids, text_mask), text_mask, image_embeds,
             image_kv=out['image_kv'])

@@ -24,18 +24,12 @@ class ALBEFRetrieval(ALBEFContrastiveBase):
     leaves ``idx_queue`` at -100 and ignores the MLM heads.
 
     Args:
-        vision_backbone, text_backbone, neck (dict): Encoder configs.
-        itc_head (dict): ``ITCHead`` config (``use_idx_queue=True``,
-            ``clamp_temp=False``; ``distill`` switches momentum targets).
+        itc_head (dict): The ITC config (see
+            :class:`ALBEFContrastiveBase`); ``use_idx_queue`` must stay
+            True, ``clamp_temp`` defaults to False here, ``distill``
+            switches momentum targets.
         itm_head (dict): ``ITMHead`` config.
-        momentum (float): EMA coefficient (0.995).
-        alpha (float): Distillation weight after warm-up (0.4).
-        pretrained_text (str, optional): HF BERT weights.
-        data_preprocessor (dict, optional): Preprocessor config.
-        init_cfg (dict, optional): MMEngine init config.
-        reuse_image_kv (bool): Share each fusion layer's cross-attention
-            keys/values of the batch images across the ITM (and MLM) passes
-            (see :class:`ALBEFContrastiveBase`).
+        **kwargs: The shared keywords of :class:`ALBEFBase`.
     """
 
     # The momentum fusion layers are never run in retrieval but are kept
@@ -45,46 +39,31 @@ class ALBEFRetrieval(ALBEFContrastiveBase):
     # queues nor momentum weights; the queues then start from noise (and are
     # not used by evaluation) and the momentum branch copies the online one.
     ignorable_missing = (
-        r'^itc_head\.(idx_queue|image_queue|text_queue|queue_ptr)$', )
+        r'^itc_loss\.(idx_queue|image_queue|text_queue|queue_ptr)$', )
     ignorable_unexpected = (r'^mlm_head(_m)?\.', )
 
-    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
-                 itc_head: dict, itm_head: dict, momentum: float = 0.995,
-                 alpha: float = 0.4, pretrained_text: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None,
-                 reuse_image_kv: bool = True):
+    def __init__(self, itc_head: dict, itm_head: dict, **kwargs):
         itc_head = dict(dict(use_idx_queue=True, clamp_temp=False),
                         **itc_head)
         if not itc_head['use_idx_queue']:
             raise ValueError('ALBEFRetrieval needs itc_head.use_idx_queue'
                              '=True (captions of one image are positives)')
-        super().__init__(vision_backbone, text_backbone, neck, itc_head,
-                         itm_head, momentum, alpha, pretrained_text,
-                         data_preprocessor, init_cfg,
-                         reuse_image_kv=reuse_image_kv)
+        super().__init__(itc_head=itc_head, itm_head=itm_head, **kwargs)
         self.build_momentum_branch()
 
-    def forward(self, images: torch.Tensor,
-                text_ids: Optional[torch.Tensor] = None,
-                text_mask: Optional[torch.Tensor] = None,
-                data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            if not data_samples or 'image_idx' not in data_samples[0]:
-                raise ValueError('retrieval training needs image_idx in '
-                                 'every data sample (RetrievalDataset sets '
-                                 "it; pack it with algorithm_keys=('text', "
-                                 "'image_idx'))")
-            idx = torch.tensor([s.image_idx for s in data_samples],
-                               device=images.device)
-            return self.loss(images, text_ids, text_mask, idx)
-        if mode == 'tensor':
-            return self.extract_feat(images, text_ids, text_mask)
-        if mode == 'predict':
-            return self.predict(images, text_ids, text_mask, data_samples)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
-                         f'{mode!r}')
+    def batch_loss(self, images: torch.Tensor, text_ids: torch.Tensor,
+                   text_mask: torch.Tensor,
+                   data_samples: Optional[List[DataSample]]
+                   ) -> Dict[str, torch.Tensor]:
+        """:meth:`loss` with the samples' ``image_idx``."""
+        if not data_samples or 'image_idx' not in data_samples[0]:
+            raise ValueError('retrieval training needs image_idx in '
+                             'every data sample (RetrievalDataset sets '
+                             "it; pack it with algorithm_keys=('text', "
+                             "'image_idx'))")
+        idx = torch.tensor([s.image_idx for s in data_samples],
+                           device=images.device)
+        return self.loss(images, text_ids, text_mask, idx)
 
     def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
              text_mask: torch.Tensor, idx: torch.Tensor

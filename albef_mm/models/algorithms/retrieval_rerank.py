@@ -1,7 +1,7 @@
 """ITM re-ranking of the ITC shortlist (ALBEF retrieval evaluation, §5.1).
 
-``rerank_itm`` gives the same scores as the original per-pair loop
-(``rerank_itm_plain``) with far less work:
+``rerank_itm`` gives the same scores as the original per-pair loop (kept
+as the reference of the parity and benchmark tools) with far less work:
 
 * every (image, text) pair asked for by either direction is fused once;
 * each image's cross-attention keys/values are projected once per fusion
@@ -13,7 +13,6 @@
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
-
 
 
 def topk_pairs(sims: torch.Tensor, k: int) -> Tuple[torch.Tensor, ...]:
@@ -97,33 +96,4 @@ def rerank_itm(neck, itm_head, image_embeds: torch.Tensor,
             tokens += js.numel() * length
     if stats is not None:
         stats.update(pairs=pairs, text_tokens=tokens)
-    return scores_i2t, scores_t2i
-
-
-@torch.no_grad()
-def rerank_itm_plain(neck, itm_head, image_embeds: torch.Tensor,
-                     text_embeds: torch.Tensor, text_mask: torch.Tensor,
-                     sims: torch.Tensor, k: int, add_itc: bool = False
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The original's evaluation: per image, fuse its k texts (padded
-    length, image tokens repeated); per text, its k images. Reference for
-    tests and the benchmark; scores are -100 outside the shortlists."""
-    i2t, t2i = topk_pairs(sims, k)
-    ni, nt = sims.shape
-    scores_i2t = torch.full((ni, nt), -100.0)
-    scores_t2i = torch.full((nt, ni), -100.0)
-    for i in range(ni):
-        js = i2t[i]
-        fused = neck(text_embeds[js], text_mask[js],
-                     image_embeds[i:i + 1].repeat(len(js), 1, 1))
-        score = itm_head(fused[:, 0])[:, 1].float()
-        scores_i2t[i, js] = (score + sims[i, js] if add_itc else score).cpu()
-    for j in range(nt):
-        iis = t2i[j]
-        fused = neck(text_embeds[j:j + 1].repeat(len(iis), 1, 1),
-                     text_mask[j:j + 1].repeat(len(iis), 1),
-                     image_embeds[iis])
-        score = itm_head(fused[:, 0])[:, 1].float()
-        scores_t2i[j, iis] = (score + sims[iis, j] if add_itc
-                              else score).cpu()
     return scores_i2t, scores_t2i

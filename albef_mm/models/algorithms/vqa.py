@@ -84,15 +84,12 @@ class ALBEFVQA(ALBEFBase):
     ``pred_scores`` (their soft-maxed scores).
 
     Config keys (args):
-        vision_backbone, text_backbone, neck (dict): Encoder configs.
         decoder_head (dict): :class:`VQADecoderHead` config.
         answer_list (str | list[str], optional): Candidate answers (a json
             list file or the list); needed by ``predict``.
         k_test (int): Candidates kept after the first-token step (128).
         score (str): ``'original'`` (first token counted twice, as ALBEF)
             or ``'lavis'``.
-        rank_method (str): ``'cached'`` (per-question key/value caches,
-            default) or ``'repeat'`` (the original computation).
         eos (str): Appended to every answer (``'[SEP]'``).
         distill (bool): Momentum distillation of the answer loss.
         question_max_length (int, optional): Token limit of test questions
@@ -102,42 +99,29 @@ class ALBEFVQA(ALBEFBase):
             (original or albef_mm format) loaded by ``init_weights`` (i.e.
             at the start of training) through :meth:`load_pretrain`. An
             original-format file also works as ``load_from``.
-        momentum (float): EMA coefficient (0.995).
-        alpha (float): Distillation weight after warm-up (0.4).
-        pretrained_text (str, optional): HF BERT weights.
-        data_preprocessor (dict, optional): Preprocessor config.
-        init_cfg (dict, optional): MMEngine init config.
+        **kwargs: The shared keywords of :class:`ALBEFBase`
+            (``vision_backbone``, ``text_backbone``, ``neck``,
+            ``momentum``, ``alpha``, ``pretrained_text``, ...).
     """
 
     momentum_modules = ('vision_backbone', 'text_backbone', 'neck',
                         'decoder_head')
     required_train_hooks = ('MomentumUpdateHook', 'AlphaWarmupHook')
     # Left over from a pre-training checkpoint: contrastive / matching heads.
-    ignorable_unexpected = (r'^itc_head\.', r'^itm_head\.')
+    ignorable_unexpected = (r'^itc_head\.', r'^itc_loss\.', r'^itm_head\.')
 
-    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
-                 decoder_head: dict,
+    def __init__(self, decoder_head: dict,
                  answer_list: Union[None, str, Sequence[str]] = None,
                  k_test: int = 128, score: str = 'original',
-                 rank_method: str = 'cached', eos: str = '[SEP]',
-                 distill: bool = True,
+                 eos: str = '[SEP]', distill: bool = True,
                  question_max_length: Optional[int] = None,
-                 init_from_pretrain: Optional[str] = None,
-                 momentum: float = 0.995, alpha: float = 0.4,
-                 pretrained_text: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(vision_backbone, text_backbone, neck, momentum,
-                         alpha, pretrained_text, data_preprocessor, init_cfg)
+                 init_from_pretrain: Optional[str] = None, **kwargs):
+        super().__init__(**kwargs)
         if score not in SCORES:
             raise ValueError(f'score must be one of {SCORES}, got {score!r}')
-        if rank_method not in ('cached', 'repeat'):
-            raise ValueError("rank_method must be 'cached' or 'repeat', got "
-                             f'{rank_method!r}')
         self.decoder_head = MODELS.build(decoder_head)
         self.k_test = k_test
         self.score = score
-        self.rank_method = rank_method
         self.eos = eos
         self.distill = distill
         self.question_max_length = question_max_length
@@ -246,6 +230,12 @@ class ALBEFVQA(ALBEFBase):
         return list(answers)
 
     @property
+    def answer_file(self) -> Optional[str]:
+        """The json file the answer list comes from (None when it was
+        given as a list or not set)."""
+        return self._answer_file
+
+    @property
     def answer_list(self) -> Optional[List[str]]:
         """The candidate answers (None when not set)."""
         if self._answer_list is None and self._answer_file is not None:
@@ -275,45 +265,36 @@ class ALBEFVQA(ALBEFBase):
             self._answer_tokens = (tok['text_ids'], tok['text_mask'])
         return self._answer_tokens
 
-    # ----------------------------------------------------------- forward
-    def forward(self, images: torch.Tensor,
-                text_ids: Optional[torch.Tensor] = None,
-                text_mask: Optional[torch.Tensor] = None,
-                data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            if not data_samples or 'gt_answer' not in data_samples[0]:
-                raise ValueError(
-                    'VQA training needs gt_answer and gt_answer_weight in '
-                    'every data sample (VQADataset sets them; pack them with '
-                    "algorithm_keys=('text', 'gt_answer', "
-                    "'gt_answer_weight'))")
-            answers, weights, counts = [], [], []
-            for s in data_samples:
-                answers += [a + self.eos for a in s.gt_answer]
-                weights += list(s.gt_answer_weight)
-                counts.append(len(s.gt_answer))
-            tok = self.data_preprocessor.tokenize(answers, padding='longest',
-                                                  truncation=False)
-            return self.loss(images, text_ids, text_mask, tok['text_ids'],
-                             tok['text_mask'],
-                             torch.tensor(weights, device=images.device),
-                             torch.tensor(counts, device=images.device))
-        if mode == 'predict':
-            return self.predict(images, text_ids, text_mask, data_samples)
-        if mode == 'tensor':
-            return self.extract_feat(images, text_ids, text_mask)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
-                         f'{mode!r}')
+    # ----------------------------------------------------------- modes
+    def batch_loss(self, images: torch.Tensor, text_ids: torch.Tensor,
+                   text_mask: torch.Tensor,
+                   data_samples: Optional[List[DataSample]]
+                   ) -> Dict[str, torch.Tensor]:
+        """:meth:`loss` with the samples' answers (``answer + eos``
+        tokenised) and answer weights."""
+        if not data_samples or 'gt_answer' not in data_samples[0]:
+            raise ValueError(
+                'VQA training needs gt_answer and gt_answer_weight in '
+                'every data sample (VQADataset sets them; pack them with '
+                "algorithm_keys=('text', 'gt_answer', "
+                "'gt_answer_weight'))")
+        answers, weights, counts = [], [], []
+        for s in data_samples:
+            answers += [a + self.eos for a in s.gt_answer]
+            weights += list(s.gt_answer_weight)
+            counts.append(len(s.gt_answer))
+        tok = self.data_preprocessor.tokenize(answers, padding='longest',
+                                              truncation=False)
+        return self.loss(images, text_ids, text_mask, tok['text_ids'],
+                         tok['text_mask'],
+                         torch.tensor(weights, device=images.device),
+                         torch.tensor(counts, device=images.device))
 
     def encode_question(self, images: torch.Tensor, text_ids: torch.Tensor,
                         text_mask: torch.Tensor, momentum: bool = False
                         ) -> torch.Tensor:
         """Fused question states ``[B, L, D]`` (online or momentum)."""
-        s = '_m' if momentum else ''
-        image_embeds = getattr(self, 'vision_backbone' + s)(images)
-        text = getattr(self, 'text_backbone' + s)(text_ids, text_mask)
-        return getattr(self, 'neck' + s)(text, text_mask, image_embeds)
+        return self.fuse(images, text_ids, text_mask, momentum)
 
     def loss(self, images: torch.Tensor, text_ids: torch.Tensor,
              text_mask: torch.Tensor, answer_ids: torch.Tensor,
@@ -343,18 +324,12 @@ class ALBEFVQA(ALBEFBase):
                                    text_mask, rows)
         answer_loss = self.decoder_head.answer_nll(logits, answer_ids, soft,
                                                    self.alpha)
-        loss = (weights * answer_loss).sum() / images.size(0)
-        if getattr(self, 'intermediates', None) is not None:
-            self.intermediates.update(question_states=states,
-                                      answer_logits=logits,
-                                      answer_loss=answer_loss)
-        return dict(loss_vqa=loss)
+        return dict(loss_vqa=(weights * answer_loss).sum() / images.size(0))
 
     # ----------------------------------------------------------- predict
     @torch.no_grad()
     def answer_questions(self, images: torch.Tensor, text_ids: torch.Tensor,
                          text_mask: torch.Tensor, k: Optional[int] = None,
-                         record: Optional[dict] = None,
                          answers: Optional[Tuple[torch.Tensor,
                                                  torch.Tensor]] = None
                          ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -363,7 +338,6 @@ class ALBEFVQA(ALBEFBase):
         Args:
             images, text_ids, text_mask: Images and questions.
             k: Candidates after the first-token step (``k_test``).
-            record: Optional dict filled with intermediate tensors.
             answers: Token ids and mask of the candidates (default: the
                 tokenised answer list).
 
@@ -373,11 +347,8 @@ class ALBEFVQA(ALBEFBase):
         """
         answer_ids, answer_mask = answers or self.answer_tokens()
         states = self.encode_question(images, text_ids, text_mask)
-        if record is not None:
-            record['question_states'] = states
         return rank_answers(self.decoder_head, states, text_mask, answer_ids,
-                            answer_mask, k or self.k_test, self.score,
-                            self.rank_method, record)
+                            answer_mask, k or self.k_test, self.score)
 
     def predict(self, images: torch.Tensor, text_ids: torch.Tensor,
                 text_mask: torch.Tensor,

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
+from ..heads.itc_loss import split_itc_cfg
 from .base import ALBEFBase
 from .contrastive import ITCFeatureMixin
 
@@ -38,16 +39,16 @@ class ALBEFZeroShotClassifier(ITCFeatureMixin, ALBEFBase):
     stay meaningful.
 
     The parameters are those of the pre-training model without its momentum
-    encoders and MLM head, so a pre-training checkpoint (this project's or
-    the original layout) or a retrieval one loads; the ITC queues are not
-    kept. The class embeddings are cached on first use and dropped when
-    weights are loaded, when ``classnames``/``templates`` change through
+    branch, MLM head and ITC loss (queues), so a pre-training checkpoint
+    (this project's or the original layout) or a retrieval one loads. The
+    class embeddings are cached on first use and dropped when weights are
+    loaded, when ``classnames``/``templates`` change through
     :meth:`set_classes`, and on ``train()``/``eval()``.
 
     Config keys:
-        vision_backbone, text_backbone, neck (dict): Encoder configs.
-        itc_head (dict): ``ITCHead`` config (its projections and
-            temperature are used; the queues are dropped).
+        itc_head (dict): ``ITCHead`` config; the training keys of a
+            pre-training ``itc_head`` (``queue_size``, ``use_idx_queue``,
+            ``distill``) are accepted and not used.
         itm_head (dict): ``ITMHead`` config.
         classnames (Sequence[str] | str, optional): Class names in label
             order, or a file with one per line. Must be set (here or by
@@ -60,37 +61,27 @@ class ALBEFZeroShotClassifier(ITCFeatureMixin, ALBEFBase):
         mlm_head (dict, optional): Accepted and ignored, so that a
             pre-training ``model`` config can be reused by changing its
             ``type``.
-        momentum, alpha, pretrained_text, data_preprocessor, init_cfg: as
-            :class:`ALBEFBase`.
+        **kwargs: The shared keywords of :class:`ALBEFBase`.
     """
 
     # The pre-training / retrieval parts a zero-shot classifier does not
     # use; a checkpoint carrying them loads without complaint.
     ignorable_unexpected = (
         r'^(vision_backbone|text_backbone|neck|mlm_head)_m\.',
+        r'^itc_head\.(vision_proj|text_proj)_m\.',
         r'^mlm_head\.',
-        r'^itc_head\.(image_queue|text_queue|queue_ptr|idx_queue)$',
+        r'^itc_loss\.',
     )
 
-    def __init__(self, vision_backbone: dict, text_backbone: dict, neck: dict,
-                 itc_head: dict, itm_head: dict,
+    def __init__(self, itc_head: dict, itm_head: dict,
                  classnames: Optional[Union[str, Sequence[str]]] = None,
                  templates: Sequence[str] = DEFAULT_TEMPLATES,
                  itm_rerank_k: int = 0, itm_fusion: str = 'replace',
                  text_batch_size: int = 256,
-                 mlm_head: Optional[dict] = None,
-                 momentum: float = 0.995, alpha: float = 0.4,
-                 pretrained_text: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(vision_backbone, text_backbone, neck, momentum,
-                         alpha, pretrained_text, data_preprocessor, init_cfg)
-        # No queue is needed: a size-1 queue, removed right away, keeps the
-        # checkpoint's queue length from mattering.
-        self.itc_head = MODELS.build(dict(itc_head, queue_size=1))
-        for name in ('image_queue', 'text_queue', 'queue_ptr', 'idx_queue'):
-            if hasattr(self.itc_head, name):
-                delattr(self.itc_head, name)
+                 mlm_head: Optional[dict] = None, **kwargs):
+        super().__init__(**kwargs)
+        features, _ = split_itc_cfg(itc_head)
+        self.itc_head = MODELS.build(dict(features, momentum=False))
         self.itm_head = MODELS.build(itm_head)
         if itm_fusion not in ('replace', 'mean'):
             raise ValueError(f"itm_fusion must be 'replace' or 'mean', got "
@@ -104,8 +95,7 @@ class ALBEFZeroShotClassifier(ITCFeatureMixin, ALBEFBase):
         self.templates: List[str] = []
         self._cache: Optional[Dict[str, torch.Tensor]] = None
         self.set_classes(classnames, templates)
-        self.build_momentum_branch()
-        self._register_load_state_dict_pre_hook(self._drop_cache_on_load)
+        self.register_load_state_dict_pre_hook(self._drop_cache_on_load)
 
     # ------------------------------------------------------------ classes
     def set_classes(self, classnames: Optional[Union[str, Sequence[str]]],
@@ -232,29 +222,27 @@ class ALBEFZeroShotClassifier(ITCFeatureMixin, ALBEFBase):
             itm = (itm + top_p / top_p.sum(1, keepdim=True)) / 2
         return probs.scatter(1, top_c, 1 + itm)
 
-    # ------------------------------------------------------------ forward
-    def forward(self, images: torch.Tensor,
-                text_ids: Optional[torch.Tensor] = None,
-                text_mask: Optional[torch.Tensor] = None,
-                data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'predict':
-            return self.predict(images, data_samples)
-        if mode == 'tensor':
-            return self.classify(images)
-        if mode == 'loss':
-            raise NotImplementedError(
-                'ALBEFZeroShotClassifier is not trained; evaluate it with '
-                'tools/test.py, or train a linear probe with '
-                'tools/analysis/linear_probe.py')
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
-                         f'{mode!r}')
+    # -------------------------------------------------------------- modes
+    def batch_loss(self, images, text_ids, text_mask, data_samples):
+        raise NotImplementedError(
+            'ALBEFZeroShotClassifier is not trained; evaluate it with '
+            'tools/test.py, or train a linear probe with '
+            'tools/analysis/linear_probe.py')
+
+    def tensor(self, images: torch.Tensor,
+               text_ids: Optional[torch.Tensor] = None,
+               text_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Class scores ``[B, C]`` (:meth:`classify`)."""
+        return self.classify(images)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor,
+                text_ids: Optional[torch.Tensor] = None,
+                text_mask: Optional[torch.Tensor] = None,
                 data_samples: Optional[List[DataSample]] = None
                 ) -> List[DataSample]:
-        """``pred_score`` ``[C]`` and ``pred_label`` (argmax) per image."""
+        """``pred_score`` ``[C]`` and ``pred_label`` (argmax) per image
+        (the texts are the class prompts, not inputs)."""
         scores = self.classify(images)
         labels = scores.argmax(dim=1)
         if data_samples is None:

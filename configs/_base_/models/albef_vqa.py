@@ -18,7 +18,6 @@ model = dict(
     answer_list='data/vqa/answer_list.json',
     k_test=128,
     score='original',
-    rank_method='cached',
     eos='[SEP]',
     distill=True,
 )

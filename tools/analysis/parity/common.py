@@ -156,7 +156,7 @@ def run_parts(fixture: dict, parts: Optional[List[str]], task: str,
 
 # What the contrastive training step is observed through.
 STEP_MODULES = ('vision_backbone', 'text_backbone', 'neck', 'itm_head')
-STEP_METHODS = ('itc_head.image_feat', 'itc_head.text_feat', 'itc_head.loss',
+STEP_METHODS = ('itc_head.image_feat', 'itc_head.text_feat', 'itc_loss.loss',
                 'itm_head.sample_negatives')
 
 
@@ -198,7 +198,7 @@ def contrastive_intermediates(rec) -> dict:
     """The ITC/ITM step's tensors, by the original's names, from what
     :func:`replay_train_step` observed (first call = the ITC/ITM pass)."""
     res, out = rec.results, rec.outputs
-    itc = res['itc_head.loss'][0]
+    itc = res['itc_loss.loss'][0]
     feats = {}
     for kind in ('image', 'text'):
         for (args, kwargs), value in zip(rec.calls[f'itc_head.{kind}_feat'],
@@ -262,7 +262,7 @@ def check_contrast_and_match(model, fixture: dict, losses: dict, total,
     ]
     for key, value in exp['queue_after'].items():
         checks.append(compare(f'queue_after/{key}',
-                              getattr(model.itc_head, key), value))
+                              getattr(model.itc_loss, key), value))
     checks += check_parameters(model, exp,
                                fixture['bert_config']['fusion_layer'])
     return checks

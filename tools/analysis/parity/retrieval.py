@@ -9,6 +9,7 @@ from albef_mm.registry import MODELS
 from .common import (Check, check_contrast_and_match, compare, neck_cfg,
                      replay_train_step, run_parts, text_backbone_cfg,
                      vit_cfg)
+from .reference import rerank_itm_plain
 
 
 def build_retrieval_model(fixture: dict):
@@ -66,9 +67,8 @@ def check_eval(fixture: dict) -> List[Check]:
         image_embeds, torch.arange(n), text_embeds, atts, sims, k)
     fast_i2t[torch.isinf(fast_i2t)] = -100
     fast_t2i[torch.isinf(fast_t2i)] = -100
-    plain_i2t, plain_t2i = model.score_shortlist(
-        image_embeds, torch.arange(n), text_embeds, atts, sims, k,
-        method='per_pair')
+    plain_i2t, plain_t2i = rerank_itm_plain(
+        model.neck, model.itm_head, image_embeds, text_embeds, atts, sims, k)
     return [
         compare('image_embeds', image_embeds, exp['image_embeds']),
         compare('text_embeds', text_embeds, exp['text_embeds']),

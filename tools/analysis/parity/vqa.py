@@ -11,6 +11,7 @@ from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import MODELS
 from .common import (Check, compare, neck_cfg, run_parts, text_backbone_cfg,
                      vit_cfg)
+from .reference import rank_answers_repeat
 
 _DEC_LAYER = re.compile(r'^text_decoder\.bert\.encoder\.layer\.(\d+)\.')
 
@@ -31,7 +32,7 @@ def decoder_cfg(bert: dict, num_layers: int) -> dict:
                 pad_token_id=bert.get('pad_token_id', 0))
 
 
-def build_vqa_model(fixture: dict, rank_method: str = 'cached'):
+def build_vqa_model(fixture: dict):
     """Project model for the fixture's configs with its weights loaded
     (strict)."""
     cfg, bert = fixture['config'], fixture['bert_config']
@@ -44,8 +45,7 @@ def build_vqa_model(fixture: dict, rank_method: str = 'cached'):
         neck=neck_cfg(bert, bert['num_hidden_layers'] - fusion),
         decoder_head=decoder_cfg(bert, max(layers) + 1),
         k_test=cfg['k_test'], eos=cfg.get('eos', '[SEP]'),
-        distill=cfg['distill'], alpha=cfg['alpha'],
-        rank_method=rank_method))
+        distill=cfg['distill'], alpha=cfg['alpha']))
     load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
                              logger='silent')
     return model
@@ -78,17 +78,19 @@ def check_eval(fixture: dict) -> List[Check]:
     states = model.encode_question(image, q_ids, q_atts)
     checks += [compare('image_embeds', image_embeds, exp['image_embeds']),
                compare('question_states', states, exp['question_states'])]
-    for method in ('cached', 'repeat'):
-        model.rank_method = method
-        rec = {}
-        ids, probs = model.answer_questions(image, q_ids, q_atts, k, rec,
-                                            answers)
+    # the model's ranking, then the original's computation with its locals
+    rec = {}
+    for method, (ids, probs) in (
+            ('cached', model.answer_questions(image, q_ids, q_atts, k,
+                                              answers)),
+            ('repeat', rank_answers_repeat(model.decoder_head, states,
+                                           q_atts, *answers, k, model.score,
+                                           rec))):
         checks += [compare(f'topk_ids[{method}]', ids, exp['topk_ids']),
                    compare(f'topk_probs[{method}]', probs,
                            exp['topk_probs'])]
-        if method == 'repeat':
-            checks += _check_locals(model, rec, states, q_atts, answers, k,
-                                    ids, probs, exp['rank_answer_locals'])
+    checks += _check_locals(model, rec, states, q_atts, answers, k, ids,
+                            probs, exp['rank_answer_locals'])
     checks += _check_all_pairs(model, states, q_atts, answers, exp)
     return checks
 
