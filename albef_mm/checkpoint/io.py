@@ -90,13 +90,23 @@ def _unsafe_globals(path: str) -> list:
 
 # What the weights-only unpickler says when the file names a disallowed
 # object (as opposed to a file that is not a torch pickle at all).
-_UNSAFE_MARKERS = ('Unsupported global', 'unrecognized function',
-                   'Can only build', 'Can only create', 'Refused getattr',
-                   'is blocked')
+_UNSAFE_MARKERS = ('Unsupported global', 'unsupported GLOBAL',
+                   'unrecognized function', 'Can only build',
+                   'Can only create', 'Refused getattr',
+                   'Refused a HistoryBuffer', 'is blocked')
 
 
 def _weights_only_detail(message: str) -> str:
-    """The unpickler's own reason inside torch's long weights-only text."""
+    """The unpickler's own reason inside torch's long weights-only text:
+    the line naming a refused object (torch 2.14 puts it on a line of its
+    own, "Trying to load unsupported GLOBAL posix.system whose module posix
+    is blocked."), else the text after "WeightsUnpickler error:", else the
+    first line."""
+    lines = [line.strip() for line in message.strip().splitlines()
+             if line.strip()]
+    for line in lines:
+        if any(m in line for m in _UNSAFE_MARKERS):
+            return line.replace('WeightsUnpickler error: ', '')
     match = re.search(r'WeightsUnpickler error:\s*(.*?)\s*(?:Check the '
                       r'documentation|$)', message, re.S)
     return (match.group(1) if match else message).strip().splitlines()[0]
@@ -147,11 +157,14 @@ def load_local(path: str, map_location='cpu', trust: bool = False) -> Any:
             return torch.load(path, map_location=map_location, **loader)
     except pickle.UnpicklingError as err:
         detail = _weights_only_detail(str(err))
-        if trust or not any(m in detail for m in _UNSAFE_MARKERS):
+        # a refusal, whatever torch's wording: a marker, or a global
+        # outside the allow-list in the file's pickle
+        extra = [] if trust else _unsafe_globals(path)
+        if trust or not (extra or any(m in str(err)
+                                      for m in _UNSAFE_MARKERS)):
             raise CheckpointFileError(
                 f'Checkpoint {path} could not be unpickled ({detail}); it '
                 f'is {_describe_file(path)}.') from err
-        extra = _unsafe_globals(path)
         found = f' It names {extra}.' if extra else f' ({detail})'
         raise UntrustedCheckpointError(
             f'Checkpoint {path} holds Python objects outside the allow-list '
@@ -175,19 +188,27 @@ def load_local(path: str, map_location='cpu', trust: bool = False) -> Any:
             f'(torch says: {_first_sentence(err)}).') from err
 
 
-def load_any(path: str, map_location='cpu', trust: bool = False) -> Any:
-    """Load a checkpoint from a local path or an ``http(s)://`` URL
-    (downloaded once into the torch hub cache), safely unless ``trust``."""
-    path = str(path)
-    if path.startswith(('http://', 'https://')):
-        from urllib.parse import urlparse
-        cache = osp.join(torch.hub.get_dir(), 'checkpoints')
-        os.makedirs(cache, exist_ok=True)
-        local = osp.join(cache, osp.basename(urlparse(path).path))
-        if not osp.isfile(local):
-            torch.hub.download_url_to_file(path, local)
-        path = local
-    return load_local(path, map_location=map_location, trust=trust)
+def load_any(path: str, map_location='cpu', trust: bool = False,
+             progress: bool = True) -> Any:
+    """Load a checkpoint safely (full unpickling only with ``trust``) from
+    a local path, an ``http(s)://`` URL, an MMEngine scheme name
+    (``torchvision://``, ``open-mmlab://``, ...) or a registered model name
+    (see :mod:`.sources`); downloads go to the project's cache with a
+    progress bar (``progress``). A cached file the safe loader refuses is
+    removed from the cache.
+    """
+    from albef_mm.utils.download import cache_dir, discard
+    from .sources import resolve
+    local, _ = resolve(str(path), progress=progress)
+    try:
+        return load_local(local, map_location=map_location, trust=trust)
+    except (UntrustedCheckpointError, CheckpointFileError) as err:
+        cached = osp.abspath(local).startswith(cache_dir() + os.sep)
+        if not cached:
+            raise
+        discard(local)
+        raise type(err)(f'{err} The file was removed from the download '
+                        f'cache ({local}).') from err
 
 
 def extract_state_dict(ckpt, source: str = 'checkpoint') -> Dict:

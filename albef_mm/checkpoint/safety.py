@@ -16,7 +16,11 @@ MMEngine 0.10 (``Runner.save_checkpoint``) holds a few more objects:
 Those are allowed here, only inside :func:`checkpoint_safe_globals` (a
 context manager: nothing is registered for the rest of the process).
 ``getattr`` is replaced by :func:`history_buffer_getattr`, which resolves
-nothing but the statistics methods of ``HistoryBuffer``.
+nothing but the statistics methods of ``HistoryBuffer``, and
+``HistoryBuffer`` by :class:`_LoadedHistoryBuffer`, whose ``__setstate__``
+does not write the pickled statistics table into the class-level one
+(MMEngine's does: a crafted file could remap ``mean`` to ``max`` for the
+whole process and every checkpoint saved afterwards).
 """
 import contextlib
 from typing import Any, List
@@ -43,12 +47,40 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     registered statistics methods (``min``, ``max``, ``current``,
     ``mean``, ...) resolve; anything else is refused."""
     names = _STATISTICS | set(HistoryBuffer._statistics_methods)
-    if obj is HistoryBuffer and isinstance(name, str) and name in names \
-            and callable(vars(HistoryBuffer).get(name)):
+    # the pickle names HistoryBuffer, which the safe loader resolves to
+    # _LoadedHistoryBuffer
+    if obj in (HistoryBuffer, _LoadedHistoryBuffer) and \
+            isinstance(name, str) and name in names and \
+            callable(vars(HistoryBuffer).get(name)):
         return getattr(HistoryBuffer, name)
     raise torch.serialization.pickle.UnpicklingError(
         f'Refused getattr({obj!r}, {name!r}) while loading a checkpoint: '
         'only HistoryBuffer statistics methods are allowed.')
+
+
+class _LoadedHistoryBuffer(HistoryBuffer):
+    """What a pickled ``HistoryBuffer`` is rebuilt as by the safe loader:
+    its pickled statistics table may only name each method by its own name
+    (``{'mean': HistoryBuffer.mean}``, as MMEngine saves it); the
+    class-level table is left untouched and the object becomes a plain
+    ``HistoryBuffer``."""
+
+    def __setstate__(self, state):
+        state = dict(state)
+        table = state.pop('statistics_methods', {})
+        if not isinstance(table, dict):
+            raise torch.serialization.pickle.UnpicklingError(
+                'Refused a HistoryBuffer state whose statistics table is a '
+                f'{type(table).__name__}, not a dict.')
+        for name, method in table.items():
+            if not (isinstance(name, str) and
+                    method is vars(HistoryBuffer).get(name)):
+                raise torch.serialization.pickle.UnpicklingError(
+                    f'Refused a HistoryBuffer state that maps the '
+                    f'statistic {name!r} to {method!r}: loading it would '
+                    'change HistoryBuffer for the whole process.')
+        self.__class__ = HistoryBuffer
+        self.__dict__.update(state)
 
 
 def _numpy_globals() -> List[Any]:
@@ -71,8 +103,9 @@ def _numpy_globals() -> List[Any]:
 def safe_global_list() -> List[Any]:
     """Everything :func:`checkpoint_safe_globals` allows, in the format of
     ``torch.serialization.safe_globals`` (objects or ``(obj, name)``)."""
-    return [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr')
-            ] + _numpy_globals()
+    return [(_LoadedHistoryBuffer,
+             'mmengine.logging.history_buffer.HistoryBuffer'),
+            (history_buffer_getattr, 'builtins.getattr')] + _numpy_globals()
 
 
 @contextlib.contextmanager

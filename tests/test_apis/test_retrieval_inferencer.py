@@ -6,8 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from albef_mm.apis import (ImageTextRetrievalInferencer, get_model,
-                           list_models, model_info)
+from albef_mm.apis import ImageTextRetrievalInferencer
 from albef_mm.datasets import generate_shapes
 from albef_mm.registry import MODELS
 from helpers import CONFIG_ROOT
@@ -88,17 +87,3 @@ def test_gallery_save_load_and_image_to_text(inferencer, tmp_path):
     assert inf.image_to_text(_images(data)[:2], topk=5) == pics
     with pytest.raises(FileNotFoundError, match='not a folder'):
         inf.set_image_gallery(str(tmp_path / 'missing'))
-
-
-def test_model_list():
-    names = list_models()
-    assert 'albef_14m' in names and 'albef_vqa' in names
-    assert list_models(task='vqa') == ['albef_vqa']
-    assert list_models('*shapes*') == [n for n in names if 'shapes' in n]
-    for name in names:
-        info = model_info(name)
-        assert osp.isfile(info['config']), info['config']
-    with pytest.raises(KeyError, match="did you mean"):
-        model_info('albef_14')
-    with pytest.raises(FileNotFoundError, match='ALBEF_4M.pth is released'):
-        get_model('albef_4m')

@@ -37,19 +37,23 @@ def save_evil(path, marker, **content):
     return str(path)
 
 
-def test_import_has_no_global_side_effect():
+def test_import_registers_only_the_safe_loaders():
     code = ('import torch, mmengine.runner\n'
             'before = set(map(str, torch.serialization.get_safe_globals()))\n'
             'import albef_mm, albef_mm.checkpoint, albef_mm.engine\n'
             'from mmengine.runner.checkpoint import CheckpointLoader\n'
-            "print(CheckpointLoader._schemes[''].__module__)\n"
+            'print(sorted({f.__module__ + "." + f.__name__\n'
+            '              for f in CheckpointLoader._schemes.values()}))\n'
             'after = set(map(str, torch.serialization.get_safe_globals()))\n'
-            'print(sorted(after - before))\n')
+            'print(sorted(g for g in after - before if "albef" in g or\n'
+            '             "numpy" in g or "HistoryBuffer" in g or\n'
+            '             "getattr" in g))\n')
     out = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    # MMEngine's own loader (weights_only by default) and no new globals
-    assert out.stdout.split() == ['mmengine.runner.checkpoint', '[]']
+    # every MMEngine scheme reads through the safe loader; no new globals
+    assert out.stdout.split('\n')[:2] == [
+        "['albef_mm.checkpoint.mmengine_schemes.load_safely']", '[]']
 
 
 def test_allow_list_is_scoped(tmp_path):
@@ -63,14 +67,17 @@ def test_allow_list_is_scoped(tmp_path):
         torch.load(path, weights_only=True)
     before = set(map(repr, torch.serialization.get_safe_globals()))
     with checkpoint_safe_globals():
-        assert HistoryBuffer in torch.serialization.get_safe_globals()
+        assert any('HistoryBuffer' in repr(g)
+                   for g in torch.serialization.get_safe_globals())
         loaded = torch.load(path, weights_only=True)
+    assert type(loaded['hub']) is HistoryBuffer
     assert loaded['hub'].mean() == 1.5 and loaded['eta'] == 2.5
     assert np.array_equal(loaded['rng'][1], obj['rng'][1])
     # nothing of ours stays registered after the block (torch itself may
     # extend its default list lazily, in any order)
     after = set(map(repr, torch.serialization.get_safe_globals()))
-    assert HistoryBuffer not in torch.serialization.get_safe_globals()
+    assert not any('HistoryBuffer' in repr(g)
+                   for g in torch.serialization.get_safe_globals())
     assert not any('numpy' in g or 'HistoryBuffer' in g or
                    'getattr' in g for g in after - before)
     with pytest.raises(Exception, match='HistoryBuffer'):
@@ -98,6 +105,65 @@ def test_code_running_pickle_is_refused_unless_trusted(tmp_path):
     ckpt = load_any(path, trust=True)
     assert marker.exists()  # the opt-in really unpickles fully
     assert torch.equal(ckpt['state_dict']['w'], torch.zeros(2))
+
+
+class RunsSystem:
+    """Unpickling this object calls ``os.system`` (torch 2.14 reports it
+    as "module posix is blocked", not as an unsupported global)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.path}', ))
+
+
+def test_every_refusal_gets_the_trust_message(tmp_path):
+    marker = tmp_path / 'written_by_os_system'
+    path = tmp_path / 'system.pth'
+    torch.save({'state_dict': {'w': torch.zeros(2)},
+                'payload': RunsSystem(marker)}, path)
+    with pytest.raises(UntrustedCheckpointError) as err:
+        load_any(str(path))
+    assert not marker.exists()
+    msg = str(err.value)
+    assert 'posix.system' in msg and '--trust-checkpoint' in msg
+    assert 'could not be unpickled' not in msg
+
+
+def save_poisoned_hub(path):
+    """A checkpoint whose message hub holds a ``HistoryBuffer`` with the
+    statistics table ``{'mean': HistoryBuffer.max, ...}`` (MMEngine's
+    ``__setstate__`` copies it into the class-level table): saved while
+    the table is remapped, as a crafted or poisoned process would."""
+    buf = HistoryBuffer()
+    buf.update(1.0)
+    buf.update(3.0)
+    table = dict(HistoryBuffer._statistics_methods)
+    HistoryBuffer._statistics_methods['mean'] = HistoryBuffer.max
+    try:
+        torch.save({'state_dict': {'w': torch.zeros(2)},
+                    'message_hub': {'log_scalars': {'loss': buf}}}, path)
+    finally:
+        HistoryBuffer._statistics_methods.update(table)
+    return str(path)
+
+
+def test_history_buffer_state_cannot_change_the_class(tmp_path):
+    table = dict(HistoryBuffer._statistics_methods)
+    path = save_poisoned_hub(tmp_path / 'poisoned.pth')
+    try:
+        with pytest.raises(UntrustedCheckpointError,
+                           match="maps the statistic 'mean'"):
+            load_any(path)
+        assert HistoryBuffer._statistics_methods == table
+        fresh = HistoryBuffer()
+        fresh.update(1.0)
+        fresh.update(3.0)
+        assert fresh.statistics('mean') == 2.0
+    finally:
+        HistoryBuffer._statistics_methods.clear()
+        HistoryBuffer._statistics_methods.update(table)
 
 
 def test_truncated_empty_directory_and_other_files(tmp_path):
