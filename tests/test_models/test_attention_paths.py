@@ -88,4 +88,8 @@ def test_capture_keeps_probabilities_and_their_gradient(monkeypatch):
     torch.testing.assert_close(out, fused, rtol=1e-5, atol=1e-6)
     attn(hidden, image, mask)
     assert calls == [0.0] and attn.fused_attn
-    assert capture.attention_map is probs  # the hook is gone
+    with AttentionCapture(attn) as second:  # explicit path again
+        attn(hidden, image, mask)
+    # the first capture's hook is gone: only the second one saw the call
+    assert capture.attention_map is probs
+    assert second.attention_map is not probs

@@ -49,9 +49,10 @@ def test_drop_path_rates_rise_linearly_and_scale_kept_samples():
 
 def test_captured_path_applies_attention_dropout_as_sdpa():
     """Capture during training: the explicit path draws the attention
-    dropout as SDPA does (same numbers), and SDPA is back on exit."""
+    and projection dropout as the SDPA path does (same numbers), and SDPA
+    is back on exit."""
     torch.manual_seed(0)
-    vit = tiny_vit(attn_drop_rate=0.5).train()
+    vit = tiny_vit(attn_drop_rate=0.5, drop_rate=0.3).train()
     images = torch.randn(2, 3, 64, 64)
     attn = vit.blocks[1].attn
     torch.manual_seed(1)
