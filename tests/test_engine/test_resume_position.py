@@ -33,6 +33,12 @@ def test_resume_in_the_middle_skips_the_trained_samples_once():
                                          [8, 9]]
 
 
+def test_resume_after_the_first_batch_skips_exactly_that_batch():
+    runner, loop = _loop(epoch=1, it=6)  # 5 batches per epoch, 1 trained
+    assert skip_consumed_batches(runner) == 1
+    assert _batches(loop.dataloader) == [[2, 3], [4, 5], [6, 7], [8, 9]]
+
+
 def test_resume_at_epoch_boundaries():
     runner, loop = _loop(epoch=2, it=10)  # a checkpoint after epoch 2
     sampler = loop.dataloader.batch_sampler.sampler
