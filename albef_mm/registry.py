@@ -33,7 +33,7 @@ LOOPS = Registry('loop', parent=MMENGINE_LOOPS,
                  locations=['albef_mm.engine'])
 # Hooks: momentum EMA, queue update, alpha warm-up.
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS,
-                 locations=['albef_mm.engine'])
+                 locations=['albef_mm.engine', 'albef_mm.evaluation'])
 # Model wrappers (a DDP wrapper that also works on CPU with gloo).
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS,
                           locations=['albef_mm.engine'])

@@ -16,7 +16,7 @@ class _Model(nn.Module):
     def __init__(self, answers, answer_file=None):
         super().__init__()
         self.answer_list = answers
-        self._answer_file = answer_file
+        self.answer_file = answer_file
 
 
 class _Runner:

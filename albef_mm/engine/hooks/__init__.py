@@ -4,9 +4,7 @@ from .albef_hooks import AlphaWarmupHook, MomentumUpdateHook, QueueUpdateHook
 from .random_state_hook import RandomStateHook
 from .shard_epoch_hook import ShardEpochHook
 from .skip_report_hook import SkippedSampleReportHook
-from .vqa_coverage_hook import VQAAnswerCoverageHook
 
 __all__ = ['AlphaWarmupHook', 'AtomicCheckpointHook', 'EvalProgressHook',
            'MomentumUpdateHook', 'QueueUpdateHook', 'RandomStateHook',
-           'ShardEpochHook',
-           'SkippedSampleReportHook', 'VQAAnswerCoverageHook']
+           'ShardEpochHook', 'SkippedSampleReportHook']

@@ -62,7 +62,7 @@ class VQAReleasedAnswerListHook(Hook):
         answers = getattr(model, 'answer_list', None)
         if answers is None:
             return None
-        source = getattr(model, '_answer_file', None) or 'model.answer_list'
+        source = getattr(model, 'answer_file', None) or 'model.answer_list'
         if source in self._done:
             return None
         self._done.add(source)

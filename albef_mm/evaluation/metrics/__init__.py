@@ -3,3 +3,4 @@ from .classification import ClassificationAccuracy, classification_accuracy  # n
 from .grounding import GroundingAccuracy, compute_iou  # noqa: F401
 from .accuracy import Accuracy  # noqa: F401
 from .vqa import VQAAccuracy, VQAResultWriter  # noqa: F401
+from .vqa_coverage import VQAAnswerCoverageHook  # noqa: F401

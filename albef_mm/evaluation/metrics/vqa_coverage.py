@@ -5,10 +5,16 @@ human answers is in the list scores 0 whatever the model does; the
 split's accuracy is bounded by the mean over questions of the best
 accuracy any list answer reaches. :func:`answer_list_coverage` computes
 both with the official accuracy (the same answer normalisation as
-:func:`~.vqa_eval.question_accuracy`).
+:func:`~.vqa_eval.question_accuracy`); :class:`VQAAnswerCoverageHook`
+reports it when an evaluation starts.
 """
+import logging
 from typing import Dict, Iterable, Optional, Sequence
 
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from albef_mm.registry import HOOKS
 from .vqa_eval import normalize_prediction, process_punctuation, \
     question_accuracy
 
@@ -74,3 +80,69 @@ def coverage_message(stats: Dict[str, float], answer_file: Optional[str],
         'these annotations (e.g. the answer_list.json of ALBEF\'s data or '
         'of tools/dataset_converters/vqa_to_albef.py), or add the missing '
         'answers to it.')
+
+
+@HOOKS.register_module()
+class VQAAnswerCoverageHook(Hook):
+    """At the start of a validation or test run, count the questions of the
+    split none of whose ground-truth answers is in the model's answer list
+    (they score 0: ALBEF ranks the list) and log a warning with the count,
+    the split's accuracy upper bound, the file names and the fix. Logged
+    once per (answer list, annotation files) pair; an info line when every
+    question is covered; nothing for a split without answers (the test
+    server split). No config keys (``custom_hooks`` of
+    ``configs/_base_/models/albef_vqa.py``).
+
+    Reads the model's public ``answer_list`` / ``answer_file`` and the
+    dataset's ``gt_answer`` fields. Attribute ``reports`` keeps each
+    computed coverage (dicts of :func:`answer_list_coverage` plus
+    ``answer_file`` and ``ann_files``).
+    """
+
+    priority = 'LOW'
+
+    def __init__(self):
+        self.reports = []
+        self._done = set()
+
+    def before_val(self, runner) -> None:
+        self._check(runner, runner.val_dataloader)
+
+    def before_test(self, runner) -> None:
+        self._check(runner, runner.test_dataloader)
+
+    def _check(self, runner, dataloader) -> None:
+        model = runner.model
+        model = model.module if is_model_wrapper(model) else model
+        answers = getattr(model, 'answer_list', None)
+        dataset = getattr(dataloader, 'dataset', None)
+        if not answers or dataset is None:
+            return
+        answer_file = getattr(model, 'answer_file', None)
+        ann_files = list(getattr(dataset, 'ann_files', None) or
+                         [str(getattr(dataset, 'ann_file', '?'))])
+        key = (answer_file or id(answers), tuple(ann_files))
+        if key in self._done:
+            return
+        self._done.add(key)
+        if hasattr(dataset, 'full_init'):
+            dataset.full_init()
+        gts = [dataset.get_data_info(i).get('gt_answer')
+               for i in range(len(dataset))]
+        gts = [g for g in gts if g]
+        if not gts:
+            return  # no ground truth in this split
+        stats = answer_list_coverage(answers, gts)
+        self.reports.append(dict(stats, answer_file=answer_file,
+                                 ann_files=ann_files))
+        message = coverage_message(stats, answer_file, ann_files)
+        if message is None:
+            runner.logger.info(
+                f'VQA answer list covers all {stats["num_questions"]} '
+                f'questions of {", ".join(ann_files)}')
+        else:
+            runner.logger.warning(message)
+            if len(gts) < len(dataset):
+                runner.logger.log(
+                    logging.WARNING, f'{len(dataset) - len(gts)} questions '
+                    'without ground-truth answers were not counted')

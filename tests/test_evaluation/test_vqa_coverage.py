@@ -10,8 +10,8 @@ import pytest
 from mmengine.config import Config
 
 from albef_mm.datasets import generate_shapes
-from albef_mm.engine.hooks.vqa_coverage_hook import VQAAnswerCoverageHook
-from albef_mm.evaluation.metrics.vqa_coverage import (answer_list_coverage,
+from albef_mm.evaluation.metrics.vqa_coverage import (VQAAnswerCoverageHook,
+                                                      answer_list_coverage,
                                                       coverage_message)
 from albef_mm.evaluation.metrics.vqa_eval import question_accuracy
 from albef_mm.registry import RUNNERS
@@ -146,7 +146,7 @@ class _Split:
 
 def _coverage_runner(val, test):
     model = types.SimpleNamespace(answer_list=['red', 'blue'],
-                                  _answer_file='answers.json')
+                                  answer_file='answers.json')
     return types.SimpleNamespace(
         model=model, logger=RecordingLogger(),
         val_dataloader=types.SimpleNamespace(dataset=val),
