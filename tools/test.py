@@ -5,7 +5,11 @@ Usage:
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
         [--trust-checkpoint] [--default-malloc]
 
-CHECKPOINT may be an albef_mm checkpoint or an original ALBEF file (a
+CONFIG may be a config file or a registered model name (its config);
+CHECKPOINT a file, an ``http(s)://`` URL or a registered model name (its
+released weights, downloaded once into the cache with a progress bar and
+checked by SHA-256), e.g. ``python tools/test.py albef_vqa albef_vqa``.
+It may be an albef_mm checkpoint or an original ALBEF file (a
 pre-training ``{'model': ...}`` checkpoint or a released fine-tuned state
 dict without momentum weights); keys are converted and reported. On a
 machine without CUDA freed tensor memory is kept for reuse, as in
@@ -13,18 +17,22 @@ tools/train.py (``--default-malloc`` to leave the allocator as it is).
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from train import (add_malloc_arg, apply_common_args,  # noqa: E402
-                   build_runner, setup_cpu_distributed, tune_cpu_allocator)
+                   build_runner, load_config, setup_cpu_distributed,
+                   tune_cpu_allocator)
 
 import albef_mm  # noqa: F401,E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Evaluate an ALBEF model')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('config', help='config file, or a registered model '
+                        'name (its config)')
+    parser.add_argument('checkpoint', help='checkpoint file, http(s) URL or '
+                        'registered model name (its released weights, '
+                        'downloaded once into the cache)')
     parser.add_argument('--work-dir', help='where logs go')
     parser.add_argument('--out', help='dump the raw predictions (e.g. the '
                         'retrieval score matrices) to this pickle file')
@@ -45,7 +53,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     tune_cpu_allocator(args)
-    cfg = apply_common_args(Config.fromfile(args.config), args)
+    cfg = apply_common_args(load_config(args.config), args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.out is not None:

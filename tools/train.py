@@ -5,6 +5,9 @@ Usage:
         [--amp] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
         [--trust-checkpoint] [--default-malloc]
 
+CONFIG may be a registered model name (its config, e.g. ``albef_vqa``);
+``load_from`` and ``--resume`` take a file, an ``http(s)://`` URL or a
+model name (its released weights, downloaded once into the cache).
 Checkpoints (``load_from``, ``--resume``) are read with
 ``torch.load(weights_only=True)``; ``--trust-checkpoint`` allows full
 unpickling for files that need it (it can run code stored in the file).
@@ -41,7 +44,8 @@ KNOWN_TOP_LEVEL = (
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train an ALBEF model')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help='config file, or a registered model '
+                        'name (its config; see albef_mm.apis.list_models)')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help="resume from PATH, or the latest checkpoint of "
@@ -103,6 +107,19 @@ def warn_unknown_keys(cfg: Config) -> None:
                   f'did you mean {close[0]!r}?')
 
 
+def load_config(config: str) -> Config:
+    """The config of a file path or of a registered model name (as
+    ``mim`` resolves names: ``albef_vqa`` is ``configs/albef/vqa.py`` of
+    the clone or the installed package); a path wins over a name."""
+    if not osp.isfile(config):
+        from albef_mm.utils.model_index import model_info, registered
+        if config in registered():
+            path = model_info(config)['config']
+            print(f'{config}: config {path}', flush=True)
+            return Config.fromfile(path)
+    return Config.fromfile(config)
+
+
 def apply_common_args(cfg: Config, args) -> Config:
     """``--launcher``, ``--cfg-options`` and ``--work-dir`` (default
     ``work_dirs/<config name>``), shared with tools/test.py."""
@@ -114,8 +131,10 @@ def apply_common_args(cfg: Config, args) -> Config:
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
+        # the config file's name, also when a model name chose it
+        config = getattr(cfg, 'filename', None) or args.config
         cfg.work_dir = osp.join('work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+                                osp.splitext(osp.basename(config))[0])
     return cfg
 
 
@@ -161,7 +180,7 @@ def build_runner(cfg: Config):
 def main(argv=None):
     args = parse_args(argv)
     tune_cpu_allocator(args)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config), args)
     warn_unknown_keys(cfg)
     setup_cpu_distributed(cfg)
     runner = build_runner(cfg)
