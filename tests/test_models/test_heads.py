@@ -203,3 +203,32 @@ def test_mlm_select_labelled_keeps_masked_rows_in_order_and_auto_mode():
     assert none.shape == (0,) and empty.shape == (0, 8)
     loss = head.loss(head(empty), none, torch.zeros(0, 20), alpha=0.4)
     assert loss.item() == 0.0
+
+
+def test_mlm_random_words_cover_the_whole_vocabulary():
+    head = MLMHead(hidden_size=8, vocab_size=5, mask_prob=1.0,
+                   mask_token_id=103, cls_token_id=101)
+    ids = torch.full((400, 30), 2)
+    gen = torch.Generator().manual_seed(0)
+    masked, labels = head.mask_tokens(ids, generator=gen)
+    assert (labels == 2).all()
+    random = masked[(masked != 103) & (masked != 2)]
+    assert random.numel() > 800
+    assert set(random.unique().tolist()) == {0, 1, 3, 4}
+
+
+def test_mlm_head_default_masks_15_percent_of_tokens():
+    head = MLMHead(hidden_size=8, vocab_size=11)  # default mask_prob
+    ids = torch.full((1000, 40), 5)
+    _, labels = head.mask_tokens(ids, torch.Generator().manual_seed(0))
+    assert abs((labels != -100).float().mean().item() - 0.15) < 0.005
+
+
+def test_itm_fallback_draw_never_picks_the_sample_itself():
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.stack([ITMHead.draw(torch.zeros(3, 3), gen)
+                         for _ in range(200)])
+    assert not (draws == torch.arange(3)).any()
+    assert set(draws[:, 0].tolist()) == {1, 2}  # uniform over the others
+    single = ITMHead.draw(torch.zeros(1, 1), gen)
+    assert single.tolist() == [0]

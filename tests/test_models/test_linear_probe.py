@@ -100,3 +100,26 @@ def test_feature_cache_reused_until_the_key_changes(model_and_loader,
     assert other != key
     _, _, hit = cached_features(model, loader, 'cls', path, other)
     assert not hit and len(calls) == 6
+
+
+def test_linear_probe_standardises_and_minimises_the_l2_objective():
+    """After ``fit``: features standardised with the training mean / std,
+    the returned loss is ``CE + wd/2 ||W||^2`` and its gradient vanishes
+    (the first-order optimality of that objective)."""
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(60, 4, generator=g) * torch.tensor([1., 5, .2, 2])
+    labels = (feats[:, 0] + 0.3 * feats[:, 1] > 0).long() + \
+        (feats[:, 2] > 0.1).long()
+    probe = LogisticRegressionProbe(4, 3)
+    wd = 0.5
+    loss = probe.fit(feats, labels, weight_decay=wd, max_iter=200)
+    torch.testing.assert_close(probe.mean, feats.mean(0))
+    torch.testing.assert_close(probe.std, feats.std(0))
+    w = probe.fc.weight.detach().clone().requires_grad_(True)
+    b = probe.fc.bias.detach().clone().requires_grad_(True)
+    x = (feats - feats.mean(0)) / feats.std(0)
+    objective = torch.nn.functional.cross_entropy(x @ w.t() + b, labels) + \
+        0.5 * wd * w.pow(2).sum()
+    assert loss == pytest.approx(objective.item(), rel=1e-4)
+    gw, gb = torch.autograd.grad(objective, (w, b))
+    assert gw.abs().max() < 1e-4 and gb.abs().max() < 1e-4

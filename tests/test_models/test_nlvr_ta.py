@@ -198,3 +198,16 @@ def test_original_ta_checkpoint_into_ta_and_nlvr_models(tmp_path):
         mk = k.replace('.', '_m.', 1)
         assert torch.equal(sd[k], ta.state_dict()[k])
         assert torch.equal(sd[mk], sd[k])
+
+
+def test_text_assignment_weights_are_row_softmax_without_self():
+    feat = torch.nn.functional.normalize(torch.tensor(
+        [[1., 0.], [0.8, 0.6], [0., 1.]]), dim=-1)
+    w = image_similarity_weights(feat, temp=0.5)
+    sim = feat @ feat.t() / 0.5
+    row0 = torch.exp(sim[0]) / torch.exp(sim[0]).sum()
+    torch.testing.assert_close(w[0], torch.tensor([0., row0[1], row0[2]]))
+    assert torch.equal(w.diag(), torch.zeros(3))
+    # rows (not columns) sum to one before the diagonal is zeroed
+    torch.testing.assert_close(
+        w.sum(1) + torch.softmax(sim, 1).diag(), torch.ones(3))

@@ -106,3 +106,42 @@ def test_loads_pretrain_checkpoint_and_own_original_layout(model, tmp_path):
     with pytest.raises(KeyError, match='ta_head'):
         load_checkpoint_to_model(MODELS.build(ve_cfg()), {'model': bad},
                                  strict=True, logger='silent')
+
+
+def test_ve_distills_with_the_configured_alpha_without_any_hook():
+    """SNLI-VE has no alpha warm-up (no AlphaWarmupHook): a freshly built
+    model trains with alpha = 0.4 from its first step."""
+    torch.manual_seed(0)
+    model = perturb(MODELS.build(tiny_cfg('albef_snli_ve.py'))).train()
+    with torch.no_grad():
+        for p in model.cls_head_m.parameters():
+            p.mul_(0.5)
+    images, ids, mask = batch(pair=False)
+    targets = torch.tensor([2, 0, 1])
+    loss = model(images, ids, mask,
+                 [DataSample(gt_label=int(t)) for t in targets],
+                 mode='loss')['loss_cls']
+    with torch.no_grad():
+        z = model.classify(images, ids, mask)
+        z_m = model.classify(images, ids, mask, momentum=True)
+    soft = -(torch.log_softmax(z, 1) * torch.softmax(z_m, 1)).sum(1).mean()
+    hard = torch.nn.functional.cross_entropy(z, targets)
+    assert (soft - hard).abs() > 1e-3  # alpha visibly matters
+    torch.testing.assert_close(loss.detach(), 0.6 * hard + 0.4 * soft)
+
+
+def test_ve_classifies_the_fused_cls_token():
+    """Logits = cls_head(fusion(text, image)[:, 0]), online and momentum."""
+    torch.manual_seed(0)
+    model = perturb(MODELS.build(tiny_cfg('albef_snli_ve.py'))).eval()
+    images, ids, mask = batch(pair=False)
+    with torch.no_grad():
+        for sfx in ('', '_m'):
+            fused = getattr(model, 'neck' + sfx)(
+                getattr(model, 'text_backbone' + sfx)(ids, mask), mask,
+                getattr(model, 'vision_backbone' + sfx)(images))
+            expected = getattr(model, 'cls_head' + sfx)(fused[:, 0])
+            got = model.classify(images, ids, mask, momentum=sfx == '_m')
+            torch.testing.assert_close(got, expected)
+            assert not torch.allclose(
+                getattr(model, 'cls_head' + sfx)(fused[:, 1]), expected)

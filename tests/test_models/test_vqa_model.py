@@ -10,6 +10,8 @@ from mmengine.config import Config
 from parity.reference import rank_answers_repeat
 
 from albef_mm.checkpoint import load_checkpoint_to_model
+from albef_mm.models.heads.vqa_decoder_head import (VQADecoderHead,
+                                                    causal_mask_with_past)
 from albef_mm.models.heads.vqa_ranking import rank_answers, rerank
 from albef_mm.models.momentum import MomentumPairs
 from albef_mm.registry import MODELS
@@ -356,3 +358,128 @@ def test_released_vqa_layout_converts_strictly():
     assert 'text_decoder.bert.embeddings.position_ids' in report.dropped
     for k, v in fresh.state_dict().items():
         assert torch.equal(v, own[k] + 1), k
+
+
+H = -10000.0  # the original's additive value for hidden keys
+
+
+def test_causal_mask_with_past_hand_computed():
+    # one past position, queries at positions 1..3, key 3 is padding
+    mask = torch.tensor([[1, 1, 1, 0]])
+    out = causal_mask_with_past(mask, past=1, length=3, dtype=torch.float32)
+    expected = torch.tensor([[0, 0, H, H], [0, 0, 0, H], [0, 0, 0, H]])
+    assert out.shape == (1, 1, 3, 4)
+    torch.testing.assert_close(out[0, 0], expected)
+
+
+def _decoder():
+    torch.manual_seed(0)
+    dec = VQADecoderHead(vocab_size=40, hidden_size=16, num_layers=2,
+                         num_heads=2, intermediate_size=32,
+                         max_position_embeddings=16, hidden_dropout=0.,
+                         attn_dropout=0., init_std=0.3).eval()
+    return dec
+
+
+@torch.no_grad()
+def test_decoder_incremental_decoding_equals_full_decoding():
+    """``decode(past=...)`` continues at the right positions with the past
+    keys/values first: equal to decoding the whole sequence at once."""
+    dec = _decoder()
+    ids = torch.tensor([[1, 5, 9, 7, 2], [1, 6, 2, 0, 0]])
+    mask = (ids != 0).long()
+    states, q_mask = torch.randn(2, 4, 16), torch.ones(2, 4)
+    kv, cmask = dec.project_question(states), dec.cross_mask(q_mask,
+                                                              torch.float32)
+    full = dec.decode(ids, mask, kv, cmask)
+    h0, past = dec.decode(ids[:, :1], mask[:, :1], kv, cmask,
+                          return_past=True)
+    rest = dec.decode(ids[:, 1:], mask, kv, cmask, past=past)
+    torch.testing.assert_close(h0, full[:, :1])
+    torch.testing.assert_close(rest, full[:, 1:], rtol=1e-5, atol=1e-5)
+    # two steps of past as well
+    h01, past2 = dec.decode(ids[:, :2], mask[:, :2], kv, cmask,
+                            return_past=True)
+    assert past2[0][0].shape == (2, 2, 2, 8)
+    rest2 = dec.decode(ids[:, 2:], mask, kv, cmask, past=past2)
+    torch.testing.assert_close(rest2, full[:, 2:], rtol=1e-5, atol=1e-5)
+
+
+@torch.no_grad()
+def test_ranking_clamps_k_and_scores_an_empty_answer_zero():
+    """k above the list size ranks the whole list; an answer row with no
+    target token (start then padding) has answer loss 0 (the original's
+    computation, with its locals), so with the LAVIS score it ranks first,
+    in both paths."""
+    dec = _decoder()
+    answers = torch.tensor([[1, 5, 2, 0], [1, 6, 7, 2], [1, 0, 0, 0],
+                            [1, 9, 2, 0]])
+    a_mask = (answers != 0).long()
+    states, q_mask = torch.randn(2, 3, 16), torch.ones(2, 3)
+    rec = {}
+    ref_ids, ref_probs = rank_answers_repeat(dec, states, q_mask, answers,
+                                             a_mask, k=4, score='lavis',
+                                             record=rec)
+    loss = rec['answer_loss'].view(2, 4)
+    first = rec['first_topk_ids']
+    empty = loss[first == 2]
+    assert empty.numel() == 2 and torch.equal(empty, torch.zeros(2))
+    assert (loss[first != 2] > 0).all()
+    assert ref_ids[:, 0].tolist() == [2, 2]
+    for k in (4, 9):
+        ids, probs = rank_answers(dec, states, q_mask, answers, a_mask,
+                                  k=k, score='lavis')
+        assert ids.shape == (2, 4)
+        assert torch.equal(ids, ref_ids)
+        torch.testing.assert_close(probs, ref_probs)
+
+
+def test_decoder_init_copies_only_the_first_num_layers_fusion_layers():
+    """A decoder shallower than the fusion neck takes neck layers
+    0..num_layers-1 (online and momentum); the MLM keys move, the rest
+    stays."""
+    from albef_mm.models.algorithms.vqa import init_decoder_from_pretrain
+    state = {}
+    for sfx in ('', '_m'):
+        for i in range(4):
+            state[f'neck{sfx}.encoder.layer.{i}.output.dense.weight'] = \
+                torch.full((1, ), float(i))
+        state[f'text_backbone{sfx}.embeddings.word_embeddings.weight'] = \
+            torch.zeros(1)
+        state[f'text_backbone{sfx}.encoder.layer.0.output.dense.weight'] = \
+            torch.zeros(1)
+        state[f'mlm_head{sfx}.predictions.bias'] = torch.zeros(1)
+    state['itc_head.temp'] = torch.zeros(())
+    out, copied = init_decoder_from_pretrain(state, 2)
+    dec = sorted(k for k in out if k.startswith('decoder_head.encoder'))
+    assert dec == ['decoder_head.encoder.layer.0.output.dense.weight',
+                   'decoder_head.encoder.layer.1.output.dense.weight']
+    assert out['decoder_head_m.encoder.layer.1.output.dense.weight'] == 1.
+    assert not any(k.startswith('mlm_head') for k in out)
+    assert 'decoder_head.predictions.bias' in out
+    assert 'decoder_head_m.embeddings.word_embeddings.weight' in out
+    assert not any('decoder_head.encoder.layer.0.output' in k and
+                   copied[k].startswith('text_backbone') for k in copied)
+    assert len(out) == len(state) - 2 + 2 * (2 + 1 + 1)
+
+
+def test_vqa_loss_uses_the_current_alpha():
+    """The answer loss distils with ``model.alpha`` (ramped during
+    warm-up), not the final ``max_alpha``."""
+    torch.manual_seed(5)
+    model = MODELS.build(vqa_cfg())
+    model.init_weights()
+    with torch.no_grad():
+        for p in model.decoder_head_m.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    assert model.max_alpha == 0.4
+    model.alpha = 0.1
+    images = torch.randn(2, 3, 64, 64)
+    q_ids, q_mask = question(model, ['what color is it', 'how many'])
+    answers, weights = [['red', 'blue'], ['two']], [[0.6, 0.4], [1.0]]
+    samples = [DataSample(gt_answer=a, gt_answer_weight=w)
+               for a, w in zip(answers, weights)]
+    loss = model(images, q_ids, q_mask, samples, mode='loss')['loss_vqa']
+    expected = manual_loss(model, images, q_ids, q_mask, answers, weights,
+                           0.1)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
