@@ -37,6 +37,8 @@ def test_released_size_list_passes_silently(caplog):
 
 @pytest.mark.parametrize('answers, found', [
     (RELEASED_LIKE[:3100], '3100 answers instead of 3128'),
+    # the standard vocabulary with its empty answer kept
+    (RELEASED_LIKE + [''], '3129 answers instead of 3128'),
     (RELEASED_LIKE[:3127] + [''], "an empty answer"),
     (RELEASED_LIKE[:3127] + ['a0'], '1 duplicates'),
 ])
