@@ -33,3 +33,26 @@ def test_grounding_part_detects_a_wrong_layer():
                    inp['text_ids'], inp['text_atts'])
     expected = fx['outputs']['grounding']['itm'][2]['gradcam']
     assert not compare('gradcam', out['gradcam'], expected).ok
+
+
+def test_grounding_predict_token_maps_cover_the_real_tokens():
+    """``with_token_maps``: one map per real token of each expression
+    (padding left out), equal to the fixture's per-token Grad-CAM."""
+    from parity.grounding import build_grounding_model
+    fx = torch.load(oracle_fixture('retrieval.pth'))
+    inp, exp = fx['inputs'], fx['outputs']['grounding']['itm']
+    block = min(exp)
+    model = build_grounding_model(
+        fx, 'itm', int(block) - fx['bert_config']['fusion_layer'])
+    model.with_token_maps = True
+    samples = model.predict(inp['image'], inp['text_ids'], inp['text_atts'])
+    lengths = inp['text_atts'].sum(1).tolist()
+    assert len(set(lengths)) > 1
+    for i, (sample, n) in enumerate(zip(samples, lengths)):
+        assert sample.pred_token_heatmaps.shape[0] == n
+        torch.testing.assert_close(sample.pred_token_heatmaps,
+                                   exp[block]['gradcam_per_token'][i, :n],
+                                   rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(sample.pred_heatmap,
+                                   exp[block]['gradcam'][i],
+                                   rtol=1e-5, atol=1e-6)
