@@ -5,7 +5,7 @@ Usage (from the repository root, where ``data/shapes`` lives):
     python demo/web_demo.py                      # http://127.0.0.1:7860
     python demo/web_demo.py --port 7861 --gallery path/to/images \
         --config-vqa configs/albef/vqa_shapes_tiny.py \
-        --checkpoint-vqa work_dirs/vqa_shapes_tiny/epoch_5.pth
+        --checkpoint-vqa work_dirs/vqa_shapes_tiny/epoch_3.pth
 
 Tabs: grounding (Grad-CAM overlay and one map per word), VQA (answers with
 scores), retrieval (a text query against the ``--gallery`` folder, and an
@@ -57,6 +57,13 @@ TASKS = {
 
 
 EPOCH_FILE = re.compile(r'epoch_(\d+)\.pth$')
+# What an ITM score is: the model's probability that this one caption
+# matches the image, each caption scored on its own (a Gradio label shows it
+# as a percentage, which would otherwise read as a share among captions).
+ITM_HELP = ('ITM: the probability that each caption, on its own, matches '
+            'the image (0-100 %; captions are scored independently, so the '
+            'values do not sum to 100 %). ITC: cosine similarity of the '
+            'image and text embeddings (-1 to 1).')
 
 
 def find_checkpoint(work_dir: str) -> Optional[str]:
@@ -334,7 +341,8 @@ def build_demo(slots: Dict[str, LazyTask], gallery: Optional[List[str]],
             gr.Markdown('### Text → images')
             with gr.Row():
                 txt = gr.Textbox(label='Query', elem_id='retrieval-query',
-                                 scale=4)
+                                 scale=4, info=f'Searches {gallery_name}.'
+                                 if gallery else 'No images to search.')
                 k = gr.Slider(1, 20, value=5, step=1, label='Top k')
                 btn = gr.Button('Search', variant='primary',
                                 elem_id='retrieval-submit')
@@ -351,7 +359,9 @@ def build_demo(slots: Dict[str, LazyTask], gallery: Optional[List[str]],
                                       lines=4, elem_id='itm-captions')
                     btn = gr.Button('Score', variant='primary',
                                     elem_id='itm-submit')
-                    lab = gr.Label(label='ITM', elem_id='itm-label')
+                    lab = gr.Label(label='ITM match probability per '
+                                   'caption', elem_id='itm-label')
+            gr.Markdown(ITM_HELP, elem_id='itm-help')
             table = gr.Markdown(elem_id='itm-table')
             btn.click(lambda i, c, s=s: score_captions(s, i, c), [img, caps],
                       [lab, table])
@@ -406,15 +416,29 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def gallery_files(folder: Optional[str], limit: int) -> List[str]:
-    """The first ``limit`` images of ``folder`` (default:
-    ``data/shapes/images`` when it exists); [] without a folder."""
+def gallery_listing(folder: Optional[str], limit: int):
+    """``(the first limit image files, how many the folder holds)`` of
+    ``folder`` (default: ``data/shapes/images`` when it exists)."""
     if folder is None:
         folder = 'data/shapes/images'
         if not osp.isdir(folder):
-            return []
+            return [], 0
     from albef_mm.apis.retrieval_inferencer import list_image_files
-    return [osp.abspath(f) for f in list_image_files(folder)[:limit]]
+    files = list_image_files(folder)
+    return [osp.abspath(f) for f in files[:limit]], len(files)
+
+
+def describe_gallery(files: List[str], total: int) -> str:
+    """What text queries search, as the retrieval tab says it: all the
+    images of the folder, or the first N of them and how to search more."""
+    if not files:
+        return ''
+    folders = ', '.join(sorted({osp.dirname(f) for f in files}))
+    if total > len(files):
+        return (f'the first {len(files):,} of the {total:,} images of '
+                f'`{folders}` (--gallery-max {len(files)}; raise it, or '
+                'pass --gallery FOLDER to search another folder or split)')
+    return f'all {len(files):,} images of `{folders}`'
 
 
 def main(argv=None):
@@ -426,10 +450,9 @@ def main(argv=None):
                              args.work_dirs, device) for t in TASKS}
     for task, slot in slots.items():
         print(f'[{task}] {slot.status}')
-    gallery = gallery_files(args.gallery, args.gallery_max)
+    gallery, total = gallery_listing(args.gallery, args.gallery_max)
     folders = sorted({osp.dirname(f) for f in gallery})
-    name = (f'{len(gallery)} images of `{", ".join(folders)}`' if gallery
-            else '')
+    name = describe_gallery(gallery, total)
     print(f'[gallery] {name or "none"}')
     demo = build_demo(slots, gallery, name)
     demo.queue().launch(server_name=args.host, server_port=args.port,

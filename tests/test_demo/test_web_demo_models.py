@@ -101,3 +101,32 @@ def test_request_to_a_tab_without_model_raises_its_reason(
         web_demo.answer(slot, None, '')
     with pytest.raises(gr.Error, match='no checkpoint found under'):
         web_demo.classify_pair(slot, [None, None], 'text')
+
+
+def test_retrieval_tab_says_which_images_it_searches(web_demo, tmp_path):
+    folder = tmp_path / 'images'
+    for i in range(5):
+        _touch(str(folder / f'img_{i}.jpg'))
+    files, total = web_demo.gallery_listing(str(folder), 3)
+    assert [osp.basename(f) for f in files] == ['img_0.jpg', 'img_1.jpg',
+                                                'img_2.jpg']
+    assert total == 5
+    text = web_demo.describe_gallery(files, total)
+    assert text.startswith(f'the first 3 of the 5 images of `{folder}`')
+    assert '--gallery-max' in text and '--gallery FOLDER' in text
+    files, total = web_demo.gallery_listing(str(folder), 512)
+    assert web_demo.describe_gallery(files, total) == \
+        f'all 5 images of `{folder}`'
+    assert web_demo.gallery_listing(None, 3) == ([], 0) or \
+        osp.isdir('data/shapes/images')
+    # the ITM score is explained as a per-caption probability
+    assert 'on its own' in web_demo.ITM_HELP
+    assert 'do not sum to 100 %' in web_demo.ITM_HELP
+
+
+def test_docstring_names_the_checkpoint_the_vqa_config_writes(web_demo):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'albef',
+                                   'vqa_shapes_tiny.py'))
+    assert f'vqa_shapes_tiny/epoch_{cfg.max_epochs}.pth' in \
+        web_demo.__doc__
