@@ -110,3 +110,63 @@ def test_vqa_result_file_follows_the_work_dir(tmp_path):
     writer.compute_metrics(writer.results)
     assert json.loads((tmp_path / 'my_run' / 'vqa_result.json')
                       .read_text()) == [dict(question_id=1, answer='a')]
+
+
+# ------------------------------------------- config dump, --out preds.pkl
+def _bare_runner(cfg_file, work_dir):
+    from albef_mm.engine.runner import ALBEFRunner
+    runner = ALBEFRunner.__new__(ALBEFRunner)  # only dump_config
+    runner.cfg = Config.fromfile(str(cfg_file))
+    runner._work_dir = str(work_dir)
+    return runner
+
+
+def test_config_dump_through_a_symlink_is_refused(tmp_path):
+    (tmp_path / 'my_cfg.py').write_text('a = 1\n')
+    work = tmp_path / 'work'
+    work.mkdir()
+    target = tmp_path / 'precious.py'
+    target.write_text('keep me')
+    os.symlink(target, work / 'my_cfg.py')
+    with pytest.raises(FileExistsError, match=r'work/my_cfg\.py is a '
+                       r'symbolic link; refusing to write the config dump '
+                       r'through it .*precious\.py'):
+        _bare_runner(tmp_path / 'my_cfg.py', work).dump_config()
+    assert target.read_text() == 'keep me'
+
+
+def test_config_dump_over_the_config_being_run_is_skipped(tmp_path):
+    cfg = tmp_path / 'my_cfg.py'
+    cfg.write_text("_base_ = []\na = 1  # my comment\n")
+    runner = _bare_runner(cfg, tmp_path)
+    records = []
+    runner.logger = type('Log', (), {'info': staticmethod(records.append)})
+    runner.dump_config()
+    assert cfg.read_text() == "_base_ = []\na = 1  # my comment\n"
+    assert records == [f'config dump skipped: {cfg} is the config being '
+                       'run (left as it is)']
+    _bare_runner(cfg, tmp_path / 'work').dump_config()  # elsewhere: written
+    assert Config.fromfile(str(tmp_path / 'work' / 'my_cfg.py')).a == 1
+
+
+def test_test_out_pickle_through_a_symlink_is_refused(tmp_path):
+    from mmengine.registry import init_default_scope
+
+    from albef_mm.registry import METRICS
+    init_default_scope('albef_mm')
+    target = tmp_path / 'precious.txt'
+    target.write_text('keep me')
+    os.symlink(target, tmp_path / 'preds.pkl')
+    # what tools/test.py --out adds to the test evaluator
+    metric = METRICS.build(dict(type='DumpResults',
+                                out_file_path=str(tmp_path / 'preds.pkl')))
+    metric.process(None, [dict(pred=1)])
+    with pytest.raises(FileExistsError, match=r'preds\.pkl is a symbolic '
+                       r'link; refusing to write through it'):
+        metric.compute_metrics(metric.results)
+    assert target.read_text() == 'keep me'
+    os.remove(tmp_path / 'preds.pkl')
+    metric.compute_metrics(metric.results)
+    import pickle
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        assert pickle.load(f) == [dict(pred=1)]

@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 
-from mmengine.dist import get_world_size
+from mmengine.dist import get_world_size, master_only
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -10,7 +10,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from albef_mm.checkpoint import (checkpoint_safe_globals, extract_state_dict,
                                  load_any, load_checkpoint_to_model)
 from albef_mm.registry import RUNNERS
-from ..atomic_io import commit, temporary_name
+from ..atomic_io import atomic_path, commit, temporary_name
 from ..config_check import check_config_types
 from ..hooks.atomic_checkpoint_hook import AtomicCheckpointHook
 from ..hooks.eval_progress_hook import EvalProgressHook
@@ -159,6 +159,31 @@ class ALBEFRunner(Runner):
             if osp.exists(tmp):
                 os.remove(tmp)
             raise
+
+    @master_only
+    def dump_config(self) -> None:
+        """``Runner.dump_config`` (the config as run, into the work dir),
+        written atomically, never through a symbolic link (refused) and
+        never over the config file being run (skipped: ``--work-dir`` = the
+        config's folder would replace it with its flattened text)."""
+        name = osp.basename(self.cfg.filename) if self.cfg.filename \
+            else f'{self.timestamp}.py'
+        path = osp.join(self.work_dir, name)
+        if osp.islink(path):
+            raise FileExistsError(
+                f'{path} is a symbolic link; refusing to write the config '
+                f'dump through it (it would replace {osp.realpath(path)})')
+        if self.cfg.filename and osp.exists(path) and \
+                osp.samefile(path, self.cfg.filename):
+            # e.g. a run started from the dump of an earlier one
+            self.logger.info(f'config dump skipped: {path} is the config '
+                             'being run (left as it is)')
+            return
+        if not name.endswith('.py'):  # json / yaml: MMEngine's writer
+            return super().dump_config()
+        with atomic_path(path) as tmp:
+            with open(tmp, 'w', encoding='utf-8') as f:
+                f.write(self.cfg.pretty_text)
 
     def build_evaluator(self, evaluator):
         """``Runner.build_evaluator``; metrics that write files
