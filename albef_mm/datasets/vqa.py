@@ -24,16 +24,11 @@ def answer_weights(answers: Sequence[str]) -> Tuple[List[str], List[float]]:
     return list(weights), list(weights.values())
 
 
-def id_key(qid) -> tuple:
-    """A dictionary key that keeps question ids of different types apart
-    (in Python ``True == 1 == 1.0``, and ``int('007') == 7``)."""
-    return type(qid).__name__, qid
-
-
 def check_question_id(qid, where: str) -> None:
     """Raise unless ``qid`` is an integer (not a bool) or a non-empty
-    string, the id types of the VQA result file; ``where`` starts the
-    message."""
+    string, the id types of the VQA result file (so ids compare exactly:
+    ``1.0``, ``True`` and ``1`` would be one dictionary key); ``where``
+    starts the message."""
     if isinstance(qid, bool) or not isinstance(qid, (int, str)) or \
             qid == '':
         raise ValueError(f'{where}: "question_id" must be an integer or a '
@@ -176,7 +171,7 @@ class VQADataset(BaseDataset):
                 info = self._record(rec, where)
                 if self.test_mode:  # one answer per id in the result file
                     qid = info['question_id']
-                    first = seen.setdefault(id_key(qid), where)
+                    first = seen.setdefault(qid, where)
                     if first != where:
                         raise ValueError(
                             f'{where}: question_id {qid!r} is also the id of '

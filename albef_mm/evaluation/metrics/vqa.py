@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from albef_mm.datasets.vqa import check_question_id, id_key
+from albef_mm.datasets.vqa import check_question_id
 from albef_mm.engine.atomic_io import atomic_write_text
 from albef_mm.registry import METRICS
 from .vqa_eval import aggregate, question_accuracy
@@ -175,9 +175,10 @@ class VQAResultWriter(BaseMetric):
     it.
 
     Duplicate question ids (padding of the distributed sampler) are
-    removed (the first prediction is kept); ids are compared with their
-    type (``1``, ``1.0``, ``True`` and ``"1"`` are four ids, none converted
-    to another). The ids are checked against the test annotation: an id
+    removed (the first prediction is kept); ids are kept as they are, an
+    integer or a string (``"007"`` and ``7`` are two ids; a float or a
+    bool such as ``1.9`` or ``True``, which ``int()`` used to merge with
+    ``1``, is refused). The ids are checked against the test annotation: an id
     that is not an integer or a string, an id shared by two questions, and
     a missing or unknown id raise, naming them (the server needs one
     answer for every test question).
@@ -239,7 +240,7 @@ class VQAResultWriter(BaseMetric):
             where = f'{self.ann_file}, record {i}'
             qid = rec['question_id']
             check_question_id(qid, where)
-            other = first.setdefault(id_key(qid), where)
+            other = first.setdefault(qid, where)
             if other != where:
                 raise ValueError(
                     f'{where}: question_id {qid!r} is also the id of {other};'
@@ -269,11 +270,11 @@ class VQAResultWriter(BaseMetric):
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         preds = OrderedDict()
         for qid, answer in results:
-            preds.setdefault(id_key(qid), answer)
+            preds.setdefault(qid, answer)
         expected = self._expected_ids()
-        missing = [q for q in expected if id_key(q) not in preds]
-        known = {id_key(q) for q in expected}
-        unknown = [k[1] for k in preds if k not in known]
+        missing = [q for q in expected if q not in preds]
+        known = set(expected)
+        unknown = [q for q in preds if q not in known]
         if missing or unknown:
             raise ValueError(
                 f'VQAResultWriter: the predictions do not cover '
@@ -281,7 +282,7 @@ class VQAResultWriter(BaseMetric):
                 f'answer (e.g. {missing[:5]}), {len(unknown)} ids not in '
                 f'the file (e.g. {unknown[:5]}); evaluate the whole test '
                 'split with the same annotation file')
-        out = [dict(question_id=q, answer=preds[id_key(q)])
+        out = [dict(question_id=q, answer=preds[q])
                for q in expected]
         path = self.out_path
         self._check_out_path(path)
