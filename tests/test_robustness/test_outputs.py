@@ -170,3 +170,16 @@ def test_test_out_pickle_through_a_symlink_is_refused(tmp_path):
     import pickle
     with open(tmp_path / 'preds.pkl', 'rb') as f:
         assert pickle.load(f) == [dict(pred=1)]
+
+
+def test_vqa_writer_annotation_not_utf8_names_the_file(tmp_path):
+    ann = tmp_path / 'test.json'
+    ann.write_bytes('[{"question_id": 1, "question": "caf\xe9?"}]'
+                    .encode('latin1'))
+    writer = VQAResultWriter(ann_file=str(ann),
+                             out_file=str(tmp_path / 'result.json'))
+    writer.process(None, [dict(question_id=1, pred_answer='a')])
+    with pytest.raises(ValueError, match=r'test\.json is not UTF-8 text '
+                       r'\(byte \d+: invalid continuation byte\)'):
+        writer.compute_metrics(writer.results)
+    assert not (tmp_path / 'result.json').exists()

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from albef_mm.datasets.utils import load_json_list
 from albef_mm.datasets.vqa import check_question_id
 from albef_mm.engine.atomic_io import atomic_write_text
 from albef_mm.registry import METRICS
@@ -33,14 +34,6 @@ def derive_answer_type(answers: Sequence[str]) -> str:
     if top in ('yes', 'no'):
         return 'yes/no'
     return 'number' if top.isdigit() else 'other'
-
-
-def _load_list(path: str) -> list:
-    with open(path, encoding='utf-8') as f:
-        data = json.load(f)
-    if not isinstance(data, list):
-        raise ValueError(f'{path} must hold a json list of records')
-    return data
 
 
 @METRICS.register_module()
@@ -111,7 +104,7 @@ class VQAAccuracy(BaseMetric):
         counts: Dict[str, Counter] = {}
         total = Counter()
         for path in self.baseline_ann_file:
-            for rec in _load_list(path):
+            for rec in load_json_list(path):
                 answers = rec['answer'] if isinstance(rec['answer'], list) \
                     else [rec['answer']]
                 q_type = rec.get('question_type') or derive_question_type(
@@ -236,7 +229,7 @@ class VQAResultWriter(BaseMetric):
 
     def _expected_ids(self) -> list:
         ids, first = [], {}
-        for i, rec in enumerate(_load_list(self.ann_file)):
+        for i, rec in enumerate(load_json_list(self.ann_file)):
             where = f'{self.ann_file}, record {i}'
             qid = rec['question_id']
             check_question_id(qid, where)
