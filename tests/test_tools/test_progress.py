@@ -188,29 +188,30 @@ def test_format_seconds_rounds_and_clamps():
     assert format_seconds(7322) == '2:02:02'
 
 
-def test_progress_emits_when_the_interval_is_reached_exactly():
+def _progress_lines(label, interval, step, total=3):
+    """The lines ETAProgress emits for ``total`` updates ``step`` seconds
+    apart, on a fake clock."""
     now = [0.0]
     lines = []
-    bar = ETAProgress(3, 'x', interval=2, emit=lines.append,
+    bar = ETAProgress(total, label, interval=interval, emit=lines.append,
                       clock=lambda: now[0])
-    for _ in range(3):
-        now[0] += 2.0
+    for _ in range(total):
+        now[0] += step
         bar.update()
-    assert lines == ['x 1/3 (33%), 0:00:02 elapsed, ETA 0:00:04',
-                     'x 2/3 (66%), 0:00:04 elapsed, ETA 0:00:02',
-                     'x 3/3 (100%), 0:00:06 elapsed, done']
+    return lines
+
+
+def test_progress_emits_when_the_interval_is_reached_exactly():
+    assert _progress_lines('x', interval=2, step=2.0) == [
+        'x 1/3 (33%), 0:00:02 elapsed, ETA 0:00:04',
+        'x 2/3 (66%), 0:00:04 elapsed, ETA 0:00:02',
+        'x 3/3 (100%), 0:00:06 elapsed, done']
 
 
 def test_progress_always_emits_the_last_step():
-    now = [0.0]
-    lines = []
-    bar = ETAProgress(3, 'y', interval=100, emit=lines.append,
-                      clock=lambda: now[0])
-    for _ in range(3):
-        now[0] += 1.0
-        bar.update()
-    assert lines == ['y 1/3 (33%), 0:00:01 elapsed, ETA 0:00:02',
-                     'y 3/3 (100%), 0:00:03 elapsed, done']
+    assert _progress_lines('y', interval=100, step=1.0) == [
+        'y 1/3 (33%), 0:00:01 elapsed, ETA 0:00:02',
+        'y 3/3 (100%), 0:00:03 elapsed, done']
 
 
 def test_eval_progress_hook_counts_test_batches_of_the_test_loader():
