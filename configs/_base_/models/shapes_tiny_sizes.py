@@ -1,6 +1,8 @@
 # The sizes of the tiny ALBEF trained on the generated Shapes benchmark, in
-# one place. Task configs list this file in `_base_` and use the variables:
-#   model = dict(vision_backbone={{_base_.tiny_vision_backbone}}, ...)
+# one place. Task configs list this file (or a Shapes base that lists it,
+# configs/_base_/shapes_tiny_{finetune,classification}.py) in `_base_` and
+# use the variables:
+#   model = dict(vision_backbone=_base_.tiny_vision_backbone, ...)
 # (the full-size model base supplies the types and everything not set here).
 tiny_vocab = 'data/shapes/vocab.txt'  # written by the Shapes generator
 tiny_data_preprocessor = dict(

@@ -5,7 +5,7 @@
 # projection 32, queue 16. The variable names are those of
 # shapes_tiny_sizes.py (the Shapes model is larger: patch 8, 4 ViT blocks,
 # 4 heads), so a config can list either file in `_base_` and write
-#   model = dict(vision_backbone={{_base_.tiny_vision_backbone}}, ...)
+#   model = dict(vision_backbone=_base_.tiny_vision_backbone, ...)
 tiny_vocab = 'tests/data/tiny_vocab'  # relative to the repository root
 tiny_data_preprocessor = dict(
     tokenizer=dict(type='ALBEFTokenizer', name_or_path=tiny_vocab))
