@@ -1,5 +1,6 @@
 """Shared pieces of the parity checks against the original-code fixtures
-(tiny models recorded with salesforce/ALBEF): model configs from a fixture, comparison, report."""
+(tiny models recorded with salesforce/ALBEF): model configs from a
+fixture, comparison, report."""
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
@@ -86,6 +87,38 @@ def vit_cfg(fixture: dict) -> dict:
     return dict(type='ALBEFViT', img_size=vit['img_size'],
                 patch_size=vit['patch_size'], embed_dims=vit['embed_dim'],
                 num_layers=vit['depth'], num_heads=vit['num_heads'])
+
+
+def contrastive_model(fixture: dict, model_type: str, **extra):
+    """A contrastive model (``ALBEFPretrain`` / ``ALBEFRetrieval`` /
+    ``ALBEFGrounding``) for the fixture's configs, plus the keywords
+    ``extra``, with the fixture's original-format weights loaded
+    (strict)."""
+    from albef_mm.registry import MODELS
+    cfg, bert = fixture['config'], fixture['bert_config']
+    fusion = bert['fusion_layer']
+    itc = dict(type='ITCHead', vision_width=cfg['vision_width'],
+               text_width=bert['hidden_size'], embed_dim=cfg['embed_dim'],
+               temp=cfg['temp'], queue_size=cfg['queue_size'])
+    if 'distill' in cfg:
+        itc['distill'] = cfg['distill']
+    model = MODELS.build(dict(
+        type=model_type, vision_backbone=vit_cfg(fixture),
+        text_backbone=text_backbone_cfg(bert, fusion),
+        neck=neck_cfg(bert, bert['num_hidden_layers'] - fusion),
+        itc_head=itc,
+        itm_head=dict(type='ITMHead', hidden_size=bert['hidden_size']),
+        momentum=cfg['momentum'], alpha=cfg['alpha'], **extra))
+    return load_fixture_weights(model, fixture)
+
+
+def load_fixture_weights(model, fixture: dict):
+    """Load the fixture's original-format weights into ``model`` (strict,
+    silent); returns the model."""
+    from albef_mm.checkpoint import load_checkpoint_to_model
+    load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
+                             logger='silent')
+    return model
 
 
 def select(outputs: dict, parts: Optional[List[str]]) -> List[str]:

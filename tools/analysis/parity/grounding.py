@@ -3,33 +3,16 @@ the ``grounding`` part of ``fixtures/retrieval.pth`` (the original
 ``Grounding.py: val`` and ``visualization.ipynb``)."""
 from typing import List
 
-from albef_mm.checkpoint import load_checkpoint_to_model
-from albef_mm.registry import MODELS
-from .common import Check, compare, neck_cfg, text_backbone_cfg, vit_cfg
+from .common import Check, compare, contrastive_model
 
 
 def build_grounding_model(fixture: dict, mode: str, layer: int):
     """``ALBEFGrounding`` for the fixture's configs with its (retrieval
     model) weights loaded strictly and a Grad-CAM head for ``mode`` /
     ``layer`` (neck index for ITM, ViT block for ITC)."""
-    cfg, bert = fixture['config'], fixture['bert_config']
-    fusion = bert['fusion_layer']
-    model = MODELS.build(dict(
-        type='ALBEFGrounding',
-        vision_backbone=vit_cfg(fixture),
-        text_backbone=text_backbone_cfg(bert, fusion),
-        neck=neck_cfg(bert, bert['num_hidden_layers'] - fusion),
-        itc_head=dict(type='ITCHead', vision_width=cfg['vision_width'],
-                      text_width=bert['hidden_size'],
-                      embed_dim=cfg['embed_dim'], temp=cfg['temp'],
-                      queue_size=cfg['queue_size'],
-                      distill=cfg['distill']),
-        itm_head=dict(type='ITMHead', hidden_size=bert['hidden_size']),
-        gradcam_head=dict(type='GradCAMHead', mode=mode, layer=layer),
-        momentum=cfg['momentum'], alpha=cfg['alpha']))
-    load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
-                             logger='silent')
-    return model.eval()
+    return contrastive_model(
+        fixture, 'ALBEFGrounding',
+        gradcam_head=dict(type='GradCAMHead', mode=mode, layer=layer)).eval()
 
 
 def _gradcam(model, images, ids, atts):

@@ -3,41 +3,24 @@ from typing import List, Optional
 
 import torch
 
-from albef_mm.checkpoint import load_checkpoint_to_model
-from albef_mm.registry import MODELS
-from .common import (Check, check_contrast_and_match, compare, neck_cfg,
-                     replay_train_step, run_parts, text_backbone_cfg,
-                     vit_cfg)
+from .common import (Check, check_contrast_and_match, compare,
+                     contrastive_model, replay_train_step, run_parts)
 
 
 def build_pretrain_model(fixture: dict):
     """The project model matching the fixture's configs, with the
     fixture's original-format weights converted and loaded (strict)."""
     cfg, bert = fixture['config'], fixture['bert_config']
-    fusion = bert['fusion_layer']
     special = fixture['meta']['special_tokens']
-    model_cfg = dict(
-        type='ALBEFPretrain',
-        vision_backbone=vit_cfg(fixture),
-        text_backbone=text_backbone_cfg(bert, fusion),
-        neck=neck_cfg(bert, bert['num_hidden_layers'] - fusion),
-        itc_head=dict(type='ITCHead', vision_width=cfg['vision_width'],
-                      text_width=bert['hidden_size'],
-                      embed_dim=cfg['embed_dim'], temp=cfg['temp'],
-                      queue_size=cfg['queue_size']),
-        itm_head=dict(type='ITMHead', hidden_size=bert['hidden_size']),
+    return contrastive_model(
+        fixture, 'ALBEFPretrain',
         mlm_head=dict(type='MLMHead', hidden_size=bert['hidden_size'],
                       vocab_size=bert['vocab_size'],
                       layer_norm_eps=bert['layer_norm_eps'],
                       mask_prob=cfg['mlm_probability'],
                       pad_token_id=special['pad'],
                       cls_token_id=special['cls'],
-                      mask_token_id=special['mask']),
-        momentum=cfg['momentum'], alpha=cfg['alpha'])
-    model = MODELS.build(model_cfg)
-    load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
-                             logger='silent')
-    return model
+                      mask_token_id=special['mask']))
 
 
 def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:

@@ -4,33 +4,14 @@ from typing import List, Optional
 
 import torch
 
-from albef_mm.checkpoint import load_checkpoint_to_model
-from albef_mm.registry import MODELS
-from .common import (Check, check_contrast_and_match, compare, neck_cfg,
-                     replay_train_step, run_parts, text_backbone_cfg,
-                     vit_cfg)
+from .common import (Check, check_contrast_and_match, compare,
+                     contrastive_model, replay_train_step, run_parts)
 from .reference import rerank_itm_plain
 
 
 def build_retrieval_model(fixture: dict):
     """Project model for the fixture's configs with its weights loaded."""
-    cfg, bert = fixture['config'], fixture['bert_config']
-    fusion = bert['fusion_layer']
-    model = MODELS.build(dict(
-        type='ALBEFRetrieval',
-        vision_backbone=vit_cfg(fixture),
-        text_backbone=text_backbone_cfg(bert, fusion),
-        neck=neck_cfg(bert, bert['num_hidden_layers'] - fusion),
-        itc_head=dict(type='ITCHead', vision_width=cfg['vision_width'],
-                      text_width=bert['hidden_size'],
-                      embed_dim=cfg['embed_dim'], temp=cfg['temp'],
-                      queue_size=cfg['queue_size'],
-                      distill=cfg['distill']),
-        itm_head=dict(type='ITMHead', hidden_size=bert['hidden_size']),
-        momentum=cfg['momentum'], alpha=cfg['alpha']))
-    load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
-                             logger='silent')
-    return model
+    return contrastive_model(fixture, 'ALBEFRetrieval')
 
 
 def check_train_step(fixture: dict, replay: str = 'inject') -> List[Check]:

@@ -42,4 +42,4 @@ def run_fixture(fixture: dict, parts: Optional[List[str]] = None,
         from . import nlvr, ve
         return (nlvr if task == 'nlvr' else ve).run(fixture, parts, replay)
     raise UnsupportedFixture(f'task {task!r} is not supported yet '
-                             f'(supported: pretrain, retrieval, vqa, nlvr, ve)')
+                             f'(supported: {", ".join(TASKS)})')

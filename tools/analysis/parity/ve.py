@@ -17,7 +17,7 @@ from albef_mm.checkpoint import convert_albef_state_dict, \
     load_checkpoint_to_model
 from albef_mm.models.heads.cls_head import convert_original_head_keys
 from albef_mm.registry import MODELS
-from .common import (Check, UnsupportedFixture, compare, neck_cfg,
+from .common import (UnsupportedFixture, compare, neck_cfg,
                      text_backbone_cfg, vit_cfg)
 
 EVAL_OUTPUTS = ('logits', 'image_embeds', 'text_encoder_output')

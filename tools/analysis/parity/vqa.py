@@ -7,10 +7,9 @@ from typing import Dict, List, Optional
 
 import torch
 
-from albef_mm.checkpoint import load_checkpoint_to_model
 from albef_mm.registry import MODELS
-from .common import (Check, compare, neck_cfg, run_parts, text_backbone_cfg,
-                     vit_cfg)
+from .common import (Check, compare, load_fixture_weights, neck_cfg,
+                     run_parts, text_backbone_cfg, vit_cfg)
 from .reference import rank_answers_repeat
 
 _DEC_LAYER = re.compile(r'^text_decoder\.bert\.encoder\.layer\.(\d+)\.')
@@ -46,9 +45,7 @@ def build_vqa_model(fixture: dict):
         decoder_head=decoder_cfg(bert, max(layers) + 1),
         k_test=cfg['k_test'], eos=cfg.get('eos', '[SEP]'),
         distill=cfg['distill'], alpha=cfg['alpha']))
-    load_checkpoint_to_model(model, {'model': fixture['model']}, strict=True,
-                             logger='silent')
-    return model
+    return load_fixture_weights(model, fixture)
 
 
 def _first_or_final(name: str, actual_first, actual_final, expected
