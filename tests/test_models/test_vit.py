@@ -64,3 +64,26 @@ def test_captured_path_applies_attention_dropout_as_sdpa():
     with torch.no_grad():
         plain = vit.eval()(images)
     assert (plain - explicit).abs().max() > 1e-3  # dropout did act
+
+
+def test_a_timm_vision_transformer_checkpoint_loads_and_agrees(tmp_path):
+    """A timm ``VisionTransformer`` state dict (DeiT layout, classifier
+    included) loads by name; at the same resolution the ViT computes
+    timm's ``forward_features``, at another one the position embedding is
+    resized."""
+    from timm.models.vision_transformer import VisionTransformer
+    torch.manual_seed(0)
+    ref = VisionTransformer(img_size=32, patch_size=16, embed_dim=64,
+                            depth=2, num_heads=2, num_classes=10).eval()
+    path = str(tmp_path / 'deit.pth')
+    torch.save({'model': ref.state_dict()}, path)
+    vit = tiny_vit(img_size=32)
+    vit.load_pretrained(path)
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(vit.eval()(images),
+                                   ref.forward_features(images))
+    bigger = tiny_vit(img_size=64)
+    bigger.load_pretrained(path)
+    assert bigger.pos_embed.shape == (1, 17, 64)
+    assert torch.equal(bigger.pos_embed[:, 0], ref.pos_embed[:, 0])
