@@ -17,6 +17,7 @@ from albef_mm.models.momentum import MomentumPairs
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
 from helpers import tiny_pretrain_model_cfg
+from test_nlvr_model import to_original_pretrain
 from helpers.tiny import CONFIG_ROOT, TINY_OVERRIDES, TINY_VOCAB
 
 ANSWERS = ['red', 'green', 'blue', 'yes', 'no', 'two', 'a red circle',
@@ -283,30 +284,6 @@ def test_decoder_initialised_from_project_pretrain_checkpoint():
         model.load_pretrain({'state_dict': model.state_dict()})
 
 
-def to_original_pretrain(state, fusion_layer=2):
-    """albef_mm pre-training names → original ``model_pretrain.py`` names."""
-    out = {}
-    for k, v in state.items():
-        head, _, rest = k.partition('.')
-        s = '_m' if head.endswith('_m') else ''
-        base = head[:-2] if s else head
-        if base == 'vision_backbone':
-            out[f'visual_encoder{s}.{rest}'] = v
-        elif base == 'text_backbone':
-            out[f'text_encoder{s}.bert.{rest}'] = v
-        elif base == 'neck':
-            i, tail = rest.split('.', 3)[2], rest.split('.', 3)[3]
-            out[f'text_encoder{s}.bert.encoder.layer.'
-                f'{int(i) + fusion_layer}.{tail}'] = v
-        elif base == 'mlm_head':
-            out[f'text_encoder{s}.cls.{rest}'] = v
-        elif base in ('itc_head', 'itc_loss'):
-            out[rest] = v
-        elif base == 'itm_head':
-            out['itm_head.' + rest.split('.', 1)[1]] = v
-    return out
-
-
 def test_decoder_initialised_from_original_pretrain_checkpoint():
     pre = _pretrain_model()
     state = pre.state_dict()
@@ -389,8 +366,8 @@ def test_decoder_incremental_decoding_equals_full_decoding():
     ids = torch.tensor([[1, 5, 9, 7, 2], [1, 6, 2, 0, 0]])
     mask = (ids != 0).long()
     states, q_mask = torch.randn(2, 4, 16), torch.ones(2, 4)
-    kv, cmask = dec.project_question(states), dec.cross_mask(q_mask,
-                                                              torch.float32)
+    kv = dec.project_question(states)
+    cmask = dec.cross_mask(q_mask, torch.float32)
     full = dec.decode(ids, mask, kv, cmask)
     h0, past = dec.decode(ids[:, :1], mask[:, :1], kv, cmask,
                           return_past=True)
