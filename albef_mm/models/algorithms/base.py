@@ -1,15 +1,16 @@
 """What every ALBEF task model shares: image encoder, text encoder, fusion
 neck, the momentum pairs with their EMA, the distillation weight ``alpha``,
-the training-hook contract and the checkpoint-conversion seam."""
+the ``forward`` modes, the training-hook contract and the checkpoint seams
+(original-key conversion, renamed keys)."""
 import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from torch import nn
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
+from torch import nn
 
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
