@@ -124,9 +124,10 @@ def weights_file(name: str, progress: bool = True) -> str:
         from .download import download
         return download(weights, sha256=info['sha256'],
                         progress=progress)[0]
-    found = sorted(f for f in glob.glob(weights) if osp.isfile(f))
+    found = [f for f in glob.glob(weights) if osp.isfile(f)]
     if not found:
         raise FileNotFoundError(
             f'weights of {name!r} not found at {weights}: they are '
             f'{info["source"]}; or pass checkpoint=PATH.')
-    return found[-1]
+    # the newest by time: names do not sort by epoch (epoch_12 < epoch_3)
+    return max(found, key=osp.getmtime)

@@ -2,6 +2,7 @@
 ``get_model`` / ``init_model`` / the inferencers, released weights
 downloaded once from a local server standing in for the authors' host
 (``ALBEF_MM_MIRROR``), every failure one clear error."""
+import os
 import os.path as osp
 
 import numpy as np
@@ -121,6 +122,20 @@ def test_models_without_released_weights_say_how_to_get_them(
                        'python tools/train.py configs/albef/'
                        'pretrain_shapes_tiny.py'):
         get_model('albef_tiny_shapes')
+
+
+def test_local_weights_are_the_newest_match(tmp_path, monkeypatch):
+    from albef_mm.utils.model_index import weights_file
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / 'work_dirs' / 'retrieval_shapes_tiny'
+    run.mkdir(parents=True)
+    old = run / 'best_r_mean_epoch_3.pth'
+    new = run / 'best_r_mean_epoch_12.pth'
+    for path, mtime in ((old, 1000), (new, 2000)):
+        path.write_bytes(b'x')
+        os.utime(path, (mtime, mtime))
+    # epoch_12 sorts before epoch_3 by name; the newer file wins
+    assert osp.samefile(weights_file('albef_tiny_shapes_retrieval'), new)
 
 
 def test_name_and_checkpoint_path_through_an_inferencer(tiny_ckpt):
