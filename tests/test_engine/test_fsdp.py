@@ -115,7 +115,12 @@ def worker(rank: int, port: int, out: str) -> None:
 
 
 def test_fsdp_matches_ddp(tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    # the child runs this file as a script: tests/ (where helpers/ lives)
+    # must be on its path as pytest puts it on ours
+    tests_dir = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join(
+                   filter(None, [tests_dir, os.environ.get('PYTHONPATH')])))
     proc = subprocess.run([sys.executable, __file__, str(tmp_path)],
                           capture_output=True, text=True, timeout=900,
                           env=env)
