@@ -168,8 +168,8 @@ def likely_causes(missing: Sequence[str], unexpected: Sequence[str],
 
 
 def _kind(value) -> str:
-    if value.dtype == torch.bool:
-        return 'bool'
+    """'floating' or 'integer' (bool included): copying across the two
+    casts silently."""
     return 'floating' if value.is_floating_point() or value.is_complex() \
         else 'integer'
 

@@ -83,6 +83,12 @@ def test_vqa_foreign_out_file_needs_overwrite(tmp_path):
                        r'not a VQA result file .*overwrite=True'):
         _write(tmp_path, (1, ), [(1, 'a')])
     assert (tmp_path / 'result.json').read_text() == 'my notes'
+    # valid json that is not a result file: e.g. another annotation file
+    records = [dict(question_id=1, question='what?')]
+    (tmp_path / 'result.json').write_text(json.dumps(records))
+    with pytest.raises(FileExistsError, match=r'is not a VQA result file'):
+        _write(tmp_path, (1, ), [(1, 'a')])
+    assert json.loads((tmp_path / 'result.json').read_text()) == records
     _write(tmp_path, (1, ), [(1, 'a')], overwrite=True)  # the flag works
     # an earlier run's result file is replaced without the flag
     _write(tmp_path, (1, ), [(1, 'b')])
