@@ -80,7 +80,9 @@ def test_other_model_size_is_named():
     msg = str(err)
     assert 'another model size: 10 tensors differ in shape, mostly a ' \
         'dimension of 16 in the checkpoint vs 32 in the model' in msg
-    assert 'itc_head (10): ' in msg and '(16, 64) vs (32, 64)' in msg
+    # projections in the ITC feature unit, queues in the contrastive loss
+    assert 'itc_head (8): ' in msg and '(16, 64) vs (32, 64)' in msg
+    assert 'itc_loss (2): image_queue (16, 16) vs (32, 16)' in msg
     assert len(err.report.mismatched) == 10
     # allowed: the mis-shaped keys are skipped and reported
     report = load_checkpoint_to_model(retrieval_model(), small.state_dict(),
