@@ -15,7 +15,8 @@ from albef_mm.registry import DATASETS
 
 @pytest.fixture
 def root(tmp_path):
-    Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(tmp_path / 'ok.jpg')
+    Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(
+        tmp_path / 'ok.jpg')
     return tmp_path
 
 

@@ -179,9 +179,10 @@ class VQAResultWriter(BaseMetric):
     The file is written atomically. A bare file name (no folder) is
     placed in the runner's work dir (``--work-dir``) when run by the
     :class:`~albef_mm.engine.runner.ALBEFRunner`, else in the current
-    directory; a path with a folder is used as given. It refuses to write over the annotation file, through a
-    symbolic link, or over an existing file that is not a result file of
-    an earlier run (``overwrite=True`` allows the last).
+    directory; a path with a folder is used as given. It refuses to write
+    over the annotation file, through a symbolic link, or over an existing
+    file that is not a result file of an earlier run (``overwrite=True``
+    allows the last).
 
     Config keys:
         ann_file (str): The test annotation json (records with
