@@ -167,6 +167,9 @@ def test_coverage_hook_checks_each_split_once():
                 if lvl == logging.WARNING]
     assert len(warnings) == 1 and 'of 1 of 2 questions (50.00%)' in \
         warnings[0]
+    # the model's public answer_file names the list in report and warning
+    assert hook.reports[0]['answer_file'] == 'answers.json'
+    assert warnings[0].startswith('VQA answer list answers.json lacks')
     runner.logger.records.clear()
     hook.before_test(runner)  # same answer list, another split
     assert [(r['ann_files'], r['num_questions'], r['num_uncovered'])
