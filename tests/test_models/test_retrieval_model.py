@@ -1,5 +1,7 @@
 """ALBEFRetrieval: training step, re-ranking equivalences, loading a
 pre-training checkpoint."""
+import pickle
+
 import pytest
 import torch
 from parity.reference import rerank_itm_plain
@@ -144,3 +146,7 @@ def test_checkpoint_with_the_queues_under_itc_head_still_loads():
         for name in ('image_queue', 'text_queue', 'idx_queue', 'queue_ptr'):
             assert torch.equal(getattr(model.itc_loss, name),
                                getattr(saved.itc_loss, name)), name
+    # the seam survives pickling (torch.save of a whole model, spawn)
+    clone = pickle.loads(pickle.dumps(MODELS.build(retrieval_cfg())))
+    clone.load_state_dict(old)
+    assert torch.equal(clone.itc_loss.idx_queue, saved.itc_loss.idx_queue)

@@ -38,6 +38,12 @@ def rename_legacy_keys(state: Dict, prefix: str = '') -> None:
                 break
 
 
+def _rename_legacy_keys_hook(module, state: Dict, prefix: str, *args) -> None:
+    """``load_state_dict`` pre-hook (a module-level function, so models
+    stay picklable)."""
+    rename_legacy_keys(state, prefix)
+
+
 class Branch:
     """The online modules of a model, or their momentum copies, under the
     online names: ``model.branch(momentum=True).neck`` is the momentum
@@ -127,9 +133,7 @@ class ALBEFBase(BaseModel):
         self.pretrained_text = pretrained_text
         self.nonfinite_loss = 'raise'
         self._attached_hooks = set()
-        self.register_load_state_dict_pre_hook(
-            lambda module, state, prefix, *args: rename_legacy_keys(
-                state, prefix))
+        self.register_load_state_dict_pre_hook(_rename_legacy_keys_hook)
 
     # ------------------------------------------------------------ modes
     def forward(self, images: torch.Tensor,
