@@ -247,7 +247,8 @@ def _table(rows: List[dict], key: str) -> str:
 
 def search_images(slot: LazyTask, gallery: Optional[List[str]], query,
                   topk):
-    """Top images of the gallery (image files) for a text query."""
+    """Top images of the gallery (image files, or the folder of a gallery
+    store) for a text query."""
     import gradio as gr
     _ready(slot)
     query = _need(query, 'a text query')
@@ -256,7 +257,10 @@ def search_images(slot: LazyTask, gallery: Optional[List[str]], query,
                        '--gallery DIR.')
 
     def fn(inf):
-        if 'images' not in inf.gallery:
+        if isinstance(gallery, str):  # a gallery store (tools/gallery.py)
+            if inf.store is None:
+                inf.open_gallery_store(gallery)
+        elif 'images' not in inf.gallery:
             inf.set_image_gallery(gallery)
         return inf.text_to_image(query, topk=int(topk))[0]
     rows = _run(slot, fn)
@@ -402,7 +406,8 @@ def parse_args(argv=None):
                         help='where the default checkpoints are looked up: '
                         '<work-dirs>/<config name>/')
     parser.add_argument('--gallery', default=None,
-                        help='folder of images for text -> image retrieval '
+                        help='folder of images for text -> image retrieval, '
+                        'or a gallery store (tools/gallery.py) '
                         '(default: data/shapes/images when it exists)')
     parser.add_argument('--gallery-max', type=int, default=512,
                         help='use at most this many images of the folder')
@@ -428,6 +433,16 @@ def gallery_listing(folder: Optional[str], limit: int):
     return [osp.abspath(f) for f in files[:limit]], len(files)
 
 
+def store_gallery(root: str):
+    """``(root, the folders of its images, description)`` of a gallery
+    store (``tools/gallery.py encode``): searched whole, at any size."""
+    from albef_mm.apis.gallery_store import GalleryStore
+    store = GalleryStore.open(root)
+    folders = sorted({osp.dirname(p) for p in store.paths})
+    return root, folders, (f'all {len(store.paths):,} images of the '
+                           f'gallery store `{root}`')
+
+
 def describe_gallery(files: List[str], total: int) -> str:
     """What text queries search, as the retrieval tab says it: all the
     images of the folder, or the first N of them and how to search more."""
@@ -450,9 +465,12 @@ def main(argv=None):
                              args.work_dirs, device) for t in TASKS}
     for task, slot in slots.items():
         print(f'[{task}] {slot.status}')
-    gallery, total = gallery_listing(args.gallery, args.gallery_max)
-    folders = sorted({osp.dirname(f) for f in gallery})
-    name = describe_gallery(gallery, total)
+    if args.gallery and osp.isfile(osp.join(args.gallery, 'store.json')):
+        gallery, folders, name = store_gallery(args.gallery)
+    else:
+        gallery, total = gallery_listing(args.gallery, args.gallery_max)
+        folders = sorted({osp.dirname(f) for f in gallery})
+        name = describe_gallery(gallery, total)
     print(f'[gallery] {name or "none"}')
     demo = build_demo(slots, gallery, name)
     demo.queue().launch(server_name=args.host, server_port=args.port,

@@ -2,6 +2,7 @@
 interruption, exact and FAISS search, ITM re-ranking as the in-memory
 gallery, refusal of another model's store, unreadable and non-image files
 named; the tools/gallery.py command."""
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -190,3 +192,26 @@ def test_gallery_command_survives_a_kill_and_searches(setup, tmp_path):
     assert out.returncode == 0, out.stderr
     hit = json.loads(out.stdout.strip().splitlines()[-1])
     assert hit['text'] == 'a red circle' and len(hit['results']) == 2
+
+
+def test_web_demo_retrieval_tab_searches_a_store(setup, tmp_path,
+                                                  monkeypatch):
+    inf, data, _ = setup
+    store_dir = str(tmp_path / 'store')
+    inf.encode_gallery_store(shapes_images(data, 6), store_dir,
+                             chunk_size=4)
+    inf.set_image_gallery(shapes_images(data, 2))  # the tab must switch
+    monkeypatch.setitem(sys.modules, 'gradio',
+                        types.SimpleNamespace(Error=RuntimeError))
+    spec = importlib.util.spec_from_file_location(
+        'web_demo', osp.join(REPO_ROOT, 'demo', 'web_demo.py'))
+    web_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(web_demo)
+    gallery, folders, name = web_demo.store_gallery(store_dir)
+    assert name == f'all 6 images of the gallery store `{store_dir}`'
+    assert folders == [osp.join(data, 'images')]
+    slot = web_demo.LazyTask('retrieval', 'cfg', 'ckpt', lambda c, k: inf)
+    pics, _ = web_demo.search_images(slot, gallery, 'a red circle', 3)
+    assert len(pics) == 3
+    assert {p for p, _ in pics} <= set(shapes_images(data, 6))
+    assert inf.store is not None and inf.store.root == store_dir
