@@ -140,6 +140,19 @@ def test_synthetic_full_size_pretraining(tmp_path, capsys):
         _positive(r['preprocessor'], 3)  # images only, still measured
 
 
+def test_shards_are_timed_beside_json_and_folder(shapes, tmp_path, capsys):
+    r = _run('pretrain_4m.py', tmp_path, '--synthetic', '24',
+             '--image-size', '64', '48', '--shards')
+    _positive(r['shards'], 16)  # one reader's stream, warm-up excluded
+    _positive(r['sample'], 16)  # dataset[i] of the json + folder
+    out = capsys.readouterr().out
+    assert 'worker: shard stream' in out and '(json + folder: ' in out
+    with pytest.raises(SystemExit, match='--shards needs --synthetic N'):
+        _run('pretrain_shapes_tiny.py', tmp_path, '--shards',
+             '--tokenizer', shapes + 'vocab.txt', '--cfg-options',
+             f'train_dataloader.dataset.data_root={shapes}')
+
+
 def test_synthetic_retrieval_formats(tmp_path):
     r = _run('retrieval_flickr30k.py', tmp_path, '--synthetic', '3',
              '--image-size', '40', '30', '--tokenizer', TINY_VOCAB)

@@ -5,7 +5,8 @@ Usage:
     python tools/analysis/benchmark_pipeline.py CONFIG [--split train]
         [--samples 200] [--warmup 5] [--batch-size B] [--batches 20]
         [--synthetic N] [--image-size W H] [--synthetic-dir DIR]
-        [--tokenizer PATH] [--target-samples-per-s S] [--device cpu]
+        [--shards] [--tokenizer PATH] [--target-samples-per-s S]
+        [--device cpu]
         [--cfg-options k=v ...] [--json OUT.json]
 
 ``dataset[i]`` of ``<split>_dataloader.dataset`` (file read, decode,
@@ -17,6 +18,11 @@ not the model) runs in the training process: its tokenisation is timed
 alone and with the images' stacking and normalisation. Files read here are
 mostly in the page cache; cold network reads are slower.
 
+``--shards`` (with ``--synthetic``, PretrainCaptionDataset) also writes
+the images as tar shards and times one worker streaming them through the
+same transforms (``ShardedCaptionDataset``), beside ``dataset[i]`` of the
+json + image folder.
+
 ``--synthetic N`` (PretrainCaptionDataset, RetrievalDataset) writes N JPEGs
 of ``--image-size`` (default 640x480 as COCO, of about COCO's file size and
 decoding cost) and their annotations, for configs whose data are absent.
@@ -25,6 +31,7 @@ cached) is reported and tokenisation is not measured; ``--tokenizer``
 takes a local ``vocab.txt`` or folder.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -33,6 +40,7 @@ import random
 import shutil
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from urllib.parse import urlparse
@@ -67,6 +75,10 @@ def parse_args(argv=None):
     parser.add_argument('--synthetic-dir', default=None,
                         help='keep the synthetic data here (default: a '
                         'temporary folder)')
+    parser.add_argument('--shards', action='store_true',
+                        help='with --synthetic (PretrainCaptionDataset): '
+                        'also time one worker streaming the same images '
+                        'from tar shards')
     parser.add_argument('--tokenizer', help="tokenizer's name_or_path")
     parser.add_argument('--target-samples-per-s', type=float, default=None,
                         help='samples/s of the training step: print the '
@@ -224,19 +236,47 @@ def _timed(fn, sync=lambda: None):
     return out, time.perf_counter() - start
 
 
-def time_worker(dataset, indices, warmup: int, opencv_threads: int):
-    """``dataset[i]`` for each index with a DataLoader worker's threads;
-    returns the samples and their durations."""
+@contextlib.contextmanager
+def worker_threads(opencv_threads: int):
+    """A DataLoader worker's thread settings for the block."""
     saved = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)  # as torch's worker loop does
     cv2.setNumThreads(opencv_threads)
     try:
-        [dataset[i] for i in indices[:warmup]]  # untimed warm-up
-        timed = [_timed(lambda: dataset[i]) for i in indices[warmup:]]
+        yield
     finally:
         torch.set_num_threads(saved[0])
         cv2.setNumThreads(saved[1])
+
+
+def time_worker(dataset, indices, warmup: int, opencv_threads: int):
+    """``dataset[i]`` for each index with a DataLoader worker's threads;
+    returns the samples and their durations."""
+    with worker_threads(opencv_threads):
+        [dataset[i] for i in indices[:warmup]]  # untimed warm-up
+        timed = [_timed(lambda: dataset[i]) for i in indices[warmup:]]
     return tuple(zip(*timed))
+
+
+def time_shards(ds_cfg, root: str, args, opencv_threads: int):
+    """``--shards``: the synthetic records written as 4 tar shards, streamed
+    by one reader (a worker's share) of ``ShardedCaptionDataset`` with the
+    same transforms; durations of each sample (shard reads included)."""
+    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
+                                'dataset_converters'))
+    from albef_to_shards import json_to_shards
+    out = osp.join(root, 'shards')
+    json_to_shards([osp.join(root, 'synthetic.json')], root, out,
+                   per_shard=math.ceil(args.synthetic / 4))
+    dataset = DATASETS.build(dict(
+        type='ShardedCaptionDataset', shards=osp.join(out, 'shards.json'),
+        pipeline=ds_cfg.pipeline, max_words=ds_cfg.get('max_words', 30),
+        seed=args.seed))
+    stream = iter(dataset)
+    count = min(args.samples, len(dataset) - args.warmup)
+    with worker_threads(opencv_threads):
+        [next(stream) for _ in range(args.warmup)]
+        return [_timed(lambda: next(stream))[1] for _ in range(count)]
 
 
 def time_main(samples, collate, preprocessor, batch: int, batches: int,
@@ -298,6 +338,12 @@ def print_report(r: dict) -> None:
     elif not r['tokenised']:
         print('tokenisation NOT measured: the samples carry no single text '
               'each (the model tokenises them elsewhere)')
+    if r.get('shards'):
+        print(f"{'worker: shard stream':<30}" + ''.join(
+            f" {r['shards'][k]:9.2f}" for k in ('mean_ms', 'p50_ms',
+                                                  'p90_ms')) +
+            f" {r['shards']['per_s']:10.1f}  (json + folder: "
+            f"{r['sample']['per_s']:.1f})")
     w = r['worker_samples_per_s']
     print(f'one worker: {w:.0f} samples/s; a GPU step consuming S '
           f'samples/s needs ceil(S / {w:.0f}) workers')
@@ -365,6 +411,13 @@ def main(argv=None):
                 tokenizer_error = None
             except Exception as err:  # missing vocab, offline hub, ...
                 tokenizer_error = f'{type(err).__name__}: {err}'
+            shards = None
+            if args.shards:
+                if not synthetic or ds_cfg.type != 'PretrainCaptionDataset':
+                    raise SystemExit('--shards needs --synthetic N and a '
+                                     'PretrainCaptionDataset config')
+                shards = summarise(time_shards(ds_cfg, synthetic['root'],
+                                               args, opencv_threads))
             main_stats, tokenised = time_main(
                 samples, lambda items: collate_fn(items, **collate_cfg),
                 preprocessor, batch, args.batches, args.device,
@@ -381,7 +434,7 @@ def main(argv=None):
                   main_threads=torch.get_num_threads(),
                   opencv_threads=opencv_threads, tokenizer=tokenizer,
                   tokenizer_error=tokenizer_error, tokenised=tokenised,
-                  sample=sample, **main_stats,
+                  sample=sample, shards=shards, **main_stats,
                   worker_samples_per_s=1e3 / per_sample_ms,
                   target_samples_per_s=args.target_samples_per_s,
                   recommended_num_workers=None)
