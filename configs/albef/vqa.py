@@ -22,8 +22,9 @@ _base_ = [
 # from this list).
 model = dict(init_from_pretrain='checkpoints/ALBEF.pth',
              answer_list='data/vqa/answer_list.json')
-custom_imports = dict(imports=['albef_mm.engine.hooks.vqa_answer_list_hook'],
-                      allow_failed_imports=False)
+custom_imports = dict(
+    imports=['albef_mm.evaluation.metrics.vqa_answer_list'],
+    allow_failed_imports=False)
 custom_hooks = [
     dict(type='MomentumUpdateHook'),
     dict(type='AlphaWarmupHook'),

@@ -3,9 +3,9 @@ released ``answer_list.json``."""
 from typing import List, Optional, Sequence
 
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 from albef_mm.registry import HOOKS
-from ..utils import unwrap_model
 
 # ALBEF's answer_list.json: the standard 3,129-answer VQA v2 vocabulary
 # without its empty answer (ALBEF issue #40)
@@ -58,7 +58,8 @@ class VQAReleasedAnswerListHook(Hook):
 
     def check(self, runner) -> Optional[str]:
         """Log (and return) the warning for the model's list, if any."""
-        model = unwrap_model(runner.model)
+        model = runner.model
+        model = model.module if is_model_wrapper(model) else model
         answers = getattr(model, 'answer_list', None)
         if answers is None:
             return None

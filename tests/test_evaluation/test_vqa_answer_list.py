@@ -7,7 +7,7 @@ import pytest
 import torch.nn as nn
 from mmengine.config import Config
 
-from albef_mm.engine.hooks.vqa_answer_list_hook import (
+from albef_mm.evaluation.metrics.vqa_answer_list import (
     RELEASED_SIZE, VQAReleasedAnswerListHook, answer_list_differences)
 from helpers import CONFIG_ROOT
 
