@@ -7,6 +7,7 @@ import os.path as osp
 import socket
 import sys
 import tarfile
+import types
 
 import pytest
 import torch.distributed as dist
@@ -18,6 +19,7 @@ from albef_mm.datasets import (ShardedCaptionDataset, ShardError,
                                generate_shapes)
 from albef_mm.datasets import sharded_caption
 from albef_mm.datasets.transforms.loading import ImageLoadError
+from albef_mm.engine.hooks import ShardEpochHook
 from helpers.tiny import REPO_ROOT
 
 # the converter lives in tools/
@@ -264,3 +266,29 @@ def test_img2dataset_output_is_indexed_in_place(tmp_path):
     ds = ShardedCaptionDataset(str(folder / 'shards.json'),
                                pipeline=PIPELINE)
     assert len({s['data_samples'].img_path for s in ds}) == 5
+
+
+class _Loader:
+    def __init__(self, dataset, batch_size, batches):
+        self.dataset, self.batch_size, self.batches = (dataset, batch_size,
+                                                       batches)
+
+    def __len__(self):
+        return self.batches
+
+
+def test_shard_epoch_hook_sets_the_epoch_and_a_resumed_position(shards):
+    ds = _ds(shards)
+    hook = ShardEpochHook()
+    runner = types.SimpleNamespace(train_dataloader=_Loader(ds, 4, 10),
+                                   epoch=3, iter=30)
+    hook.before_train(runner)  # batch sizes agree
+    hook.before_train_epoch(runner)  # an epoch starts at iteration 30
+    assert (ds.epoch, ds._consumed.value) == (3, 0)
+    runner.iter = 37  # resumed from a checkpoint of iteration 37
+    hook.before_train_epoch(runner)
+    assert (ds.epoch, ds._consumed.value) == (3, 7)
+    runner.train_dataloader.batch_size = 8
+    with pytest.raises(ValueError, match='train_dataloader.batch_size is 8 '
+                       'but its dataset deals out batches of 4'):
+        hook.before_train(runner)
