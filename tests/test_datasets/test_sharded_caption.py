@@ -292,3 +292,17 @@ def test_shard_epoch_hook_sets_the_epoch_and_a_resumed_position(shards):
     with pytest.raises(ValueError, match='train_dataloader.batch_size is 8 '
                        'but its dataset deals out batches of 4'):
         hook.before_train(runner)
+
+
+def test_every_rank_and_worker_reads_its_own_shards(shards):
+    ds = _ds(shards)
+    ds.world_size = 2
+    for epoch in (0, 1):
+        parts = []
+        for ds.rank in (0, 1):
+            parts += [set(ds.reader_shards(epoch, w, 2)) for w in (0, 1)]
+        assert all(len(p) == 2 for p in parts)
+        assert set().union(*parts) == set(ds.urls)  # disjoint, complete
+    # the assignment itself changes with the epoch, not only the order
+    ds.rank = 0
+    assert set(ds.reader_shards(0, 0, 2)) != set(ds.reader_shards(1, 0, 2))
