@@ -146,6 +146,11 @@ def test_faiss_index_search(setup, tmp_path):
     s, r = index_search(store, load_index(store), q, 3, {'efSearch': 64})
     assert torch.equal(r, exact_r)  # 12 rows: the graph search is exact
     torch.testing.assert_close(s, exact_s, atol=1e-5, rtol=1e-5)
+    # an IVF index is trained on rows of every chunk; probing all its
+    # lists is exact
+    build_index(store, 'IVF2,Flat', emit=lambda line: None)
+    s, r = index_search(store, load_index(store), q, 3, {'nprobe': 2})
+    assert torch.equal(r, exact_r)
     inf.open_gallery_store(store_dir, search='index')
     assert inf.store_index is not None
     assert len(inf.text_to_image('a red circle', topk=2)[0]) == 2
