@@ -125,6 +125,10 @@ def test_unreadable_and_non_image_files_are_named(setup, tmp_path):
     assert 'broken.jpg' in store.meta['unreadable'][str(bad_row)]
     _, rows = store.search(torch.zeros(1, store.meta['dim']), len(files))
     assert rows.size(1) == len(files) - 1 and bad_row not in rows[0]
+    build_index(store, 'IVF1,Flat', emit=lambda line: None)  # exact
+    _, rows = index_search(store, load_index(store),
+                           torch.zeros(1, store.meta['dim']), len(files))
+    assert rows.size(1) == len(files) - 1 and bad_row not in rows[0]
     listing = tmp_path / 'list.txt'
     listing.write_text('photos/notes.txt\n')
     with pytest.raises(ValueError, match=r'list\.txt, line 1: '
