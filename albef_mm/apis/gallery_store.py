@@ -196,19 +196,21 @@ class GalleryStore:
         (their rows are ignored by searches)."""
         todo = [c for c in range(self.num_chunks)
                 if c not in self.meta['chunks']]
-        if len(todo) < self.num_chunks:
-            (emit or print)(f'{self.root}: resuming, {len(self.meta["chunks"])}'
-                            f' of {self.num_chunks} chunks already encoded')
-        progress = ETAProgress(sum(np.subtract(*self.chunk_rows(c)[::-1])
-                                   for c in todo),
+        done = self.num_chunks - len(todo)
+        if done:
+            (emit or print)(f'{self.root}: resuming, {done} of '
+                            f'{self.num_chunks} chunks already encoded')
+        progress = ETAProgress(sum(end - start for start, end in
+                                   map(self.chunk_rows, todo)),
                                'encoding gallery images', emit=emit)
         for c in todo:
             start, end = self.chunk_rows(c)
             feats, bad = encode(self.paths[start:end])
             feats = np.asarray(feats, dtype=np.float16)
-            if feats.shape != (end - start, self.meta['dim']):
+            expected = (end - start, self.meta['dim'])
+            if feats.shape != expected:
                 raise ValueError(f'encoder returned {feats.shape} for chunk '
-                                 f'{c}, expected {(end - start, self.meta["dim"])}')
+                                 f'{c}, expected {expected}')
             with atomic_path(self._chunk_file(c)) as tmp:
                 with open(tmp, 'wb') as f:
                     np.save(f, feats)

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from albef_mm.apis.gallery_index import build_index, index_search, load_index
-from albef_mm.apis.gallery_store import (GalleryStore, StoreMismatchError,
+from albef_mm.apis.gallery_store import (StoreMismatchError,
                                          list_gallery_images)
 from helpers.retrieval import (shapes_images, shapes_with_vocab,
                                tiny_retrieval_inferencer)
