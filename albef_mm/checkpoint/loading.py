@@ -30,6 +30,7 @@ class LoadReport:
     shapes: Dict[str, Tuple[tuple, tuple]] = field(default_factory=dict)
     interpolated: List[str] = field(default_factory=list)
     momentum_from_online: bool = False
+    momentum_before_load: bool = False
 
     def summary(self, examples: int = 3) -> str:
         """Grouped summary (counts and examples per module)."""
@@ -50,6 +51,10 @@ class LoadReport:
         if self.momentum_from_online:
             lines.append('  momentum weights absent: initialised from the '
                          'online weights')
+        if self.momentum_before_load:
+            lines.append('  momentum weights absent: copied from the online '
+                         'weights before loading (momentum_copy_before_load,'
+                         ' the original NLVR.py order)')
         return '\n'.join(lines)
 
     def full_listing(self) -> str:
@@ -145,7 +150,9 @@ def load_checkpoint_to_model(model: nn.Module, ckpt_or_path,
     logged (grouped by module at INFO, one by one at DEBUG). Shape
     mismatches raise unless ``allow_shape_mismatch``. When the checkpoint
     has no momentum weights at all (released fine-tuned files), the
-    momentum branch is copied from the online weights. With ``strict``,
+    momentum branch is copied from the online weights after loading (before
+    it, as ALBEF's ``NLVR.py``, for a model whose
+    ``momentum_copy_before_load`` is True). With ``strict``,
     missing/unexpected keys other than those matching the regexes in
     ``ignore_missing``/``ignore_unexpected`` (plus the model's own
     ``ignorable_missing``/``ignorable_unexpected``) raise, after the
@@ -215,6 +222,13 @@ def load_checkpoint_to_model(model: nn.Module, ckpt_or_path,
         print_log(report.full_listing(), logger=logger, level=10)
         raise mismatch_error(model, report, bad_m, bad_u, report.shapes,
                              list(state), original_keys, meta)
+    # the original NLVR.py order, on request: the teacher is copied from
+    # the student before the file loads (it keeps the initial weights)
+    copy_before = copy_momentum and getattr(
+        model, 'momentum_copy_before_load', False)
+    if copy_before:
+        model.copy_params()
+        report.momentum_before_load = True
     # Missing / unexpected keys come from load_state_dict itself, so that
     # a module's own load hooks (e.g. a neck replicating layers) count.
     result = model.load_state_dict(loadable, strict=False)
@@ -222,7 +236,7 @@ def load_checkpoint_to_model(model: nn.Module, ckpt_or_path,
         sorted(set(result.missing_keys) | set(report.shapes)),
         list(result.unexpected_keys))
     report.unexpected = list(result.unexpected_keys)
-    if copy_momentum:
+    if copy_momentum and not copy_before:
         model.copy_params()
         report.momentum_from_online = True
     print_log(report.full_listing(), logger=logger, level=10)

@@ -7,7 +7,8 @@
 # or work_dirs/nlvr2_ta_pretrain/epoch_1.pth of configs/albef/
 # nlvr2_ta_pretrain.py. nlvr2_4m.py is the 4M row. The momentum branch is
 # copied from the loaded weights (the original copied it before loading,
-# leaving its teacher random).
+# leaving its teacher random); for the original's exact trajectory:
+#   --cfg-options model.momentum_copy_before_load=True
 # The checkpoint with the best dev accuracy is kept and, after training,
 # tested on test-P (as NLVR.py reads the test figure of the best dev epoch);
 # the log names the weights and the split of every test figure. Test a

@@ -329,3 +329,45 @@ def test_original_layout_file_loads_strictly_and_predicts_the_same(model,
     report = load_checkpoint_to_model(MODELS.build(tiny_cfg()), bare,
                                       strict=True, logger='silent')
     assert report.momentum_from_online and not report.missing
+
+
+def test_momentum_copy_before_load_follows_the_original_order():
+    """model.momentum_copy_before_load=True reproduces NLVR.py: the
+    teacher is copied from the student *before* the text-assignment
+    checkpoint loads (so it keeps the initial weights); the default copies
+    after loading (the teacher starts as the loaded student)."""
+    torch.manual_seed(7)
+    ta = perturb(MODELS.build(tiny_cfg()), seed=7)
+    online = {k: v for k, v in ta.state_dict().items()
+              if not re.match(r'^[a-z_]+_m\.', k)}
+    # the original's order on a copy: copy_params(), then load
+    torch.manual_seed(3)
+    original = perturb(MODELS.build(tiny_cfg()), seed=3)
+    switched = copy.deepcopy(original)
+    switched.momentum_copy_before_load = True
+    original.copy_params()
+    original.load_state_dict(online, strict=False)
+    report = load_checkpoint_to_model(switched, {'state_dict': online},
+                                      strict=True, logger='silent')
+    assert report.momentum_before_load and not report.momentum_from_online
+    assert not report.missing
+    want, got = original.state_dict(), switched.state_dict()
+    assert want.keys() == got.keys()
+    for k in want:
+        assert torch.equal(got[k], want[k]), k
+    # the teacher differs from the loaded student (it kept the init)
+    key = 'text_backbone.encoder.layer.0.output.dense.weight'
+    assert not torch.equal(got[key.replace('.', '_m.', 1)], got[key])
+    # the default (copy after loading) on the same start
+    default = copy.deepcopy(switched)
+    default.momentum_copy_before_load = False
+    load_checkpoint_to_model(default, {'state_dict': online}, strict=True,
+                             logger='silent')
+    assert torch.equal(default.state_dict()[key.replace('.', '_m.', 1)],
+                       online[key])
+
+
+def test_momentum_copy_before_load_is_a_model_setting():
+    assert MODELS.build(tiny_cfg()).momentum_copy_before_load is False
+    model = MODELS.build(tiny_cfg(momentum_copy_before_load=True))
+    assert model.momentum_copy_before_load is True

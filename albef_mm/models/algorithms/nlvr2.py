@@ -70,7 +70,10 @@ class ALBEFNLVR(PairFusionMixin, ALBEFDistilledClassifier):
     teacher starts from random ViT / fusion weights. Here the momentum
     branch is copied from the online weights *after* loading (checkpoint
     loading does it whenever a file brings online but no momentum
-    weights), so the teacher starts equal to the loaded student.
+    weights), so the teacher starts equal to the loaded student. For an
+    exact reproduction of the original's trajectory (the run behind the
+    paper's 82.55 / 83.14), ``momentum_copy_before_load=True`` copies
+    before loading instead, as ``NLVR.py`` does.
 
     Checkpoints: text-assignment pre-training files (original
     ``pretrain_model_nlvr.pth`` or albef_mm) load with the classifier left
@@ -84,6 +87,11 @@ class ALBEFNLVR(PairFusionMixin, ALBEFDistilledClassifier):
     Args:
         cls_head (dict): ``ALBEFClsHead`` config (``num_classes=2``).
         distill (bool): Momentum distillation (ALBEF: True).
+        momentum_copy_before_load (bool): Copy the online weights into the
+            momentum branch just before a checkpoint loads (the original
+            ``NLVR.py`` order: the teacher keeps the initial weights when
+            the file has no momentum weights) instead of after it (the
+            default, False: the teacher starts as the loaded student).
         **kwargs: The shared keywords of :class:`ALBEFBase`; ``neck`` is
             an ``NLVRFusionEncoder`` config (12 layers).
     """
@@ -93,8 +101,10 @@ class ALBEFNLVR(PairFusionMixin, ALBEFDistilledClassifier):
     ignorable_unexpected = (r'^itc_head\.', r'^itc_loss\.', r'^itm_head\.',
                             r'^mlm_head(_m)?\.', r'^ta_head\.')
 
-    def __init__(self, **kwargs):
+    def __init__(self, momentum_copy_before_load: bool = False, **kwargs):
         super().__init__(**kwargs)
+        # read by checkpoint loading (load_checkpoint_to_model)
+        self.momentum_copy_before_load = bool(momentum_copy_before_load)
         if not hasattr(self.neck, 'num_pairs'):
             raise TypeError('ALBEFNLVR needs a paired fusion neck '
                             "(type='NLVRFusionEncoder'), got "
