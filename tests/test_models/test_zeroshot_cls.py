@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from conftest import oracle_fixture
 
 from albef_mm.checkpoint import load_checkpoint_to_model
+from albef_mm.datasets.transforms.text import pre_caption
 from albef_mm.registry import MODELS
 from helpers.tiny import tiny_pretrain_model_cfg
 
@@ -41,7 +42,7 @@ def test_class_embeddings_equal_direct_computation(model):
     assert emb.shape == (len(CLASSES), 32)
     for c, name in enumerate(CLASSES):
         # one prompt at a time (no padding), outside the batched path
-        feats = torch.stack([_prompt_feat(model, t.format(name))
+        feats = torch.stack([_prompt_feat(model, pre_caption(t.format(name)))
                              for t in TEMPLATES])
         expected = F.normalize(feats.mean(0), dim=-1)
         torch.testing.assert_close(emb[c], expected, atol=1e-5, rtol=1e-5)
@@ -63,10 +64,23 @@ def test_prompt_averaging(model):
     single = model.class_embeddings()
     for c, name in enumerate(CLASSES):
         torch.testing.assert_close(
-            single[c], _prompt_feat(model, TEMPLATES[1].format(name)),
-            atol=1e-5, rtol=1e-5)
+            single[c], _prompt_feat(model, pre_caption(
+                TEMPLATES[1].format(name))), atol=1e-5, rtol=1e-5)
     assert not torch.allclose(single, emb, atol=1e-3)
-    assert model.prompts() == [TEMPLATES[1].format(c) for c in CLASSES]
+    assert model.prompts() == [f'there is a {c} here' for c in CLASSES]
+
+
+def test_prompts_are_cleaned_as_captions(model):
+    """The text encoder was pre-trained on pre_caption-cleaned captions:
+    no capitals, periods or hyphens in the prompts either."""
+    model.set_classes(['polka-dotted', 'Red Cross'],
+                      templates=['a photo of a {}.', 'A {} pattern!'])
+    assert model.prompts() == [
+        'a photo of a polka dotted', 'a polka dotted pattern',
+        'a photo of a red cross', 'a red cross pattern']
+    tok = model.data_preprocessor.tokenize(model.prompts()[:1])
+    raw = model.data_preprocessor.tokenize(['a photo of a polka-dotted.'])
+    assert tok['text_ids'].shape[1] < raw['text_ids'].shape[1]
 
 
 def test_cache_is_dropped_when_weights_change(model):
@@ -107,8 +121,8 @@ def test_itm_rerank_orders_top_k_by_itm(model):
         for c in top2[b].tolist():
             probs = []
             for t in TEMPLATES:
-                tok = model.data_preprocessor.tokenize([t.format(
-                    CLASSES[c])])
+                tok = model.data_preprocessor.tokenize([pre_caption(
+                    t.format(CLASSES[c]))])
                 text = model.text_backbone(tok['text_ids'], tok['text_mask'])
                 fused = model.neck(text, tok['text_mask'], embeds[b:b + 1])
                 probs.append(model.itm_head(fused[:, 0]).softmax(-1)[0, 1])

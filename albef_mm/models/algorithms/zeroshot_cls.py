@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
+from albef_mm.datasets.transforms.text import pre_caption
 from albef_mm.registry import MODELS
 from albef_mm.structures import DataSample
 from ..heads.itc_loss import split_itc_cfg
@@ -54,7 +55,11 @@ class ALBEFZeroShotClassifier(ITCFeatureMixin, ALBEFBase):
             order, or a file with one per line. Must be set (here or by
             :meth:`set_classes`) before ``predict``.
         templates (Sequence[str]): Prompt templates with one ``{}``.
-            Defaults to ``('a photo of a {}.', )``.
+            Defaults to ``('a photo of a {}.', )``. Each filled prompt is
+            cleaned as captions are (``pre_caption``: lower case, ``.``
+            and other punctuation removed, ``-`` and ``/`` to spaces), the
+            text the encoder was pre-trained on: ``'a photo of a
+            polka-dotted.'`` becomes ``'a photo of a polka dotted'``.
         itm_rerank_k (int): Classes re-ranked by ITM (0 = ITC only).
         itm_fusion (str): ``'replace'`` or ``'mean'`` (see above).
         text_batch_size (int): Prompts encoded per forward pass.
@@ -122,13 +127,15 @@ class ALBEFZeroShotClassifier(ITCFeatureMixin, ALBEFBase):
         self._cache = None
 
     def prompts(self) -> List[str]:
-        """All prompts, class-major: ``[c0 t0, c0 t1, ..., c1 t0, ...]``."""
+        """All prompts, class-major: ``[c0 t0, c0 t1, ..., c1 t0, ...]``,
+        each cleaned by ``pre_caption`` as a pre-training caption is."""
         if not self.classnames:
             raise RuntimeError(
                 'ALBEFZeroShotClassifier has no class names: set '
                 'model.classnames in the config (a list or a names file) or '
                 'call set_classes()')
-        return [t.format(c) for c in self.classnames for t in self.templates]
+        return [pre_caption(t.format(c)) for c in self.classnames
+                for t in self.templates]
 
     def _drop_cache_on_load(self, *args, **kwargs) -> None:
         self._cache = None
