@@ -35,8 +35,12 @@ def _base_depth(path: str) -> int:
 
 
 # Variants: one base, a sibling task config of which they change one block
-# (the data source); they add one level to it.
+# (the data source, or the pre-trained weights of the paper's 4M rows); they
+# add one level to it.
 VARIANTS = {'pretrain_shapes_tiny_shards.py': 'pretrain_shapes_tiny.py'}
+VARIANTS.update({f'{name}_4m.py': f'{name}.py' for name in (
+    'nlvr2', 'nlvr2_ta_pretrain', 'retrieval_coco', 'retrieval_flickr30k',
+    'snli_ve', 'vqa')})
 
 
 @pytest.mark.parametrize('path', TASK_CONFIGS, ids=IDS)

@@ -146,7 +146,9 @@ def test_converter_write_is_atomic(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(torch, 'save', dies_half_way)
     with pytest.raises(KeyboardInterrupt):
-        tool.main([str(src), str(dst)])
+        # replacing an existing DST needs --overwrite; the old file must
+        # survive a write that dies half-way
+        tool.main([str(src), str(dst), '--overwrite'])
     monkeypatch.setattr(torch, 'save', real_save)
     assert dst.read_bytes() == b'previous'
     assert sorted(os.listdir(tmp_path)) == ['albef.pth', 'mm.pth']
