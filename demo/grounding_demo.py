@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from albef_mm.apis import VisualGroundingInferencer  # noqa: E402
-from albef_mm.engine.atomic_io import atomic_path  # noqa: E402
+from albef_mm.utils.atomic_io import atomic_path  # noqa: E402
 from albef_mm.visualization import draw_grounding  # noqa: E402
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')

@@ -7,7 +7,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 import torch
 
-from albef_mm.engine.atomic_io import atomic_path
+from albef_mm.utils.atomic_io import atomic_path
 from .gallery_store import GalleryStore
 
 INDEX_FILE = 'index.faiss'

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from albef_mm.engine.atomic_io import atomic_path, atomic_write_text
+from albef_mm.utils.atomic_io import atomic_path, atomic_write_text
 from albef_mm.engine.progress import ETAProgress
 
 FORMAT = 'albef_mm-gallery-store-1'

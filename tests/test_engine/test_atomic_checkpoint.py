@@ -20,7 +20,7 @@ from mmengine.runner import Runner
 
 from albef_mm.checkpoint import load_any
 from albef_mm.datasets import generate_shapes
-from albef_mm.engine.atomic_io import (TMP_MARK, atomic_path,
+from albef_mm.utils.atomic_io import (TMP_MARK, atomic_path,
                                        atomic_torch_save, atomic_write_text,
                                        remove_stale_temporaries,
                                        temporary_name)

@@ -46,7 +46,7 @@ from albef_mm.checkpoint import (CheckpointMismatchError,  # noqa: E402
                                  convert_albef_state_dict, extract_state_dict,
                                  format_groups, is_original_albef, load_any,
                                  load_checkpoint_to_model)
-from albef_mm.engine.atomic_io import atomic_path  # noqa: E402
+from albef_mm.utils.atomic_io import atomic_path  # noqa: E402
 from albef_mm.engine.progress import ETAProgress  # noqa: E402
 
 

@@ -5,7 +5,8 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from albef_mm.registry import HOOKS
-from ..atomic_io import atomic_write_text, remove_stale_temporaries
+from albef_mm.utils.atomic_io import (atomic_write_text,
+                                      remove_stale_temporaries)
 
 
 @HOOKS.register_module()

@@ -10,7 +10,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from albef_mm.checkpoint import (checkpoint_safe_globals, extract_state_dict,
                                  load_any, load_checkpoint_to_model)
 from albef_mm.registry import RUNNERS
-from ..atomic_io import atomic_path, commit, temporary_name
+from albef_mm.utils.atomic_io import atomic_path, commit, temporary_name
 from ..config_check import check_config_types
 from ..hooks.atomic_checkpoint_hook import AtomicCheckpointHook
 from ..hooks.eval_progress_hook import EvalProgressHook

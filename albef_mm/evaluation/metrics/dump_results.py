@@ -7,7 +7,7 @@ import pickle
 from mmengine.evaluator import DumpResults
 from mmengine.logging import print_log
 
-from albef_mm.engine.atomic_io import atomic_path
+from albef_mm.utils.atomic_io import atomic_path
 from albef_mm.registry import METRICS
 
 

@@ -59,7 +59,7 @@ import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MessageHub, print_log
 
-from albef_mm.engine.atomic_io import atomic_path
+from albef_mm.utils.atomic_io import atomic_path
 from albef_mm.registry import METRICS
 
 Box = Sequence[float]

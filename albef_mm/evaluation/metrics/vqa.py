@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 
 from albef_mm.datasets.utils import load_json_list
 from albef_mm.datasets.vqa import check_question_id
-from albef_mm.engine.atomic_io import atomic_write_text
+from albef_mm.utils.atomic_io import atomic_write_text
 from albef_mm.registry import METRICS
 from .vqa_eval import aggregate, question_accuracy
 

@@ -1,4 +1,4 @@
-"""Crash-safe file writes for checkpoints and their bookkeeping files.
+"""Crash-safe file writes: checkpoints, result files, galleries, figures.
 
 A file is written under a temporary name in its own directory, flushed to
 disk (``fsync``) and then renamed over the final name with ``os.replace``,
