@@ -103,8 +103,10 @@ def test_best_validation_checkpoint_is_tested(shapes, tmp_path, capsys):
             '(epoch 1, val check/countdown = 2.0000)') in out
     assert 'instead of the last weights (epoch 2)' in out
     # every test figure names its weights and split
-    figures = [line for line in out.splitlines()
-               if line.startswith('test figure ')]
+    # logged once (the logger's console line), not printed a second time
+    figures = [line[line.index('test figure '):]
+               for line in out.splitlines() if 'test figure ' in line]
+    assert len(figures) == len(set(figures)), figures
     assert figures and all(
         line.endswith('| weights: best_check_countdown_epoch_1.pth (epoch 1, '
                       'best val check/countdown = 2.0000) | split: '

@@ -11,7 +11,7 @@ the test loop once (:func:`run_test_after_train`). Without a best
 checkpoint (no ``save_best``, or no validation: VQA, whose test split has
 no answers) the last weights are tested, as ``VQA.py`` does.
 
-Every test figure is printed and logged on a line that names the weights
+Every test figure is logged (console and log file) on a line that names the weights
 (checkpoint file, epoch, its validation score) and the split (the test
 data file(s)), so that a number is never read off the wrong epoch or
 split.
@@ -74,7 +74,7 @@ def figure_lines(metrics: Dict[str, float], weights: str,
 def run_test_after_train(runner) -> Dict[str, float]:
     """Test the weights the paper's protocol reports: those of the best
     validation epoch when the config keeps a best checkpoint, else the last
-    epoch's. Logs and prints which weights are tested, then every test
+    epoch's. Logs which weights are tested, then every test
     figure with its weights and split; returns the test metrics."""
     best = best_checkpoint(runner)
     if best is None:
@@ -93,10 +93,8 @@ def run_test_after_train(runner) -> Dict[str, float]:
                    f'(epoch {epoch}, val {key} = {score:.4f}) instead of '
                    f'the last weights (epoch {runner.epoch}).')
     runner.logger.info(message)
-    print(message, flush=True)
     metrics = runner.test()
     split_files = evaluated_split_files(runner)
     for line in figure_lines(metrics or {}, weights, split_files):
         runner.logger.info(line)
-        print(line, flush=True)
     return metrics
