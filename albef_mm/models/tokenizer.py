@@ -3,7 +3,8 @@
 ALBEF uses the bert-base-uncased WordPiece vocabulary with one change to the
 special-token template: a *single* text is encoded as ``[CLS] x1 ... xn``
 with **no trailing** ``[SEP]``; a pair keeps ``[CLS] A [SEP] B [SEP]``. Every
-released ALBEF checkpoint was trained on such inputs (spec section 1.4).
+released ALBEF checkpoint was trained on such inputs (the original's
+``models/tokenization_bert.py`` drops the final ``[SEP]`` of single texts).
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union

@@ -1,6 +1,6 @@
 """The cross-attention fusion encoder ("multimodal encoder") of ALBEF.
 
-Registered as a *neck* per the project's design card. Note for mmpretrain
+Registered as a *neck*, as the project lays out its models. Note for mmpretrain
 users: there a neck is a feature projection; here it is the six BERT fusion
 layers (self-attention → cross-attention to image tokens → FFN).
 """
