@@ -14,9 +14,8 @@ from albef_mm.evaluation.metrics.vqa_coverage import (VQAAnswerCoverageHook,
                                                       answer_list_coverage,
                                                       coverage_message)
 from albef_mm.evaluation.metrics.vqa_eval import question_accuracy
-from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
-from helpers.recording import RecordingLogger
+from helpers.recording import RecordingLogger, validate_with_logs
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'vqa_shapes_tiny.py')
 
@@ -38,15 +37,6 @@ def test_coverage_counts_and_upper_bound():
     assert full['num_uncovered'] == 0 and full['upper_bound'] == 100.0
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
 def test_warning_at_evaluation_start(tmp_path):
     shapes = str(tmp_path / 'shapes') + '/'
     generate_shapes(shapes, num_train=8, num_val=4, num_test=4)
@@ -63,17 +53,8 @@ def test_warning_at_evaluation_start(tmp_path):
         'val_dataloader.dataset.data_root': shapes,
         'val_evaluator.baseline_ann_file': shapes + 'vqa_train.json',
     })
-    cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = None
-    cfg.param_scheduler = None
-    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
-    runner = RUNNERS.build(cfg)
-    collect = _Collect()
-    runner.logger.addHandler(collect)
-    try:
-        metrics = runner.val()
-        runner.val()  # a second evaluation does not repeat the report
-    finally:
-        runner.logger.removeHandler(collect)
+    # a second evaluation does not repeat the report
+    runner, metrics, records = validate_with_logs(cfg, evaluations=2)
     val_file = osp.join(shapes, 'vqa_val.json')
     gts = [r['answer'] for r in json.load(open(val_file))]
     listed = ['2', 'square', 'small', 'no']
@@ -82,7 +63,7 @@ def test_warning_at_evaluation_start(tmp_path):
     uncovered = sum(b == 0 for b in best)
     bound = 100 * sum(best) / len(gts)
     assert 0 < uncovered < len(gts) and bound < 100
-    warnings = [r.getMessage() for r in collect.records
+    warnings = [r.getMessage() for r in records
                 if r.levelno == logging.WARNING and 'answer list' in
                 r.getMessage()]
     assert len(warnings) == 1, warnings

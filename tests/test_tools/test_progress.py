@@ -4,7 +4,6 @@ the checkpoint converter and the Shapes generator tool -- and that the
 outputs stay what they were."""
 import hashlib
 import importlib.util
-import logging
 import os
 import os.path as osp
 import types
@@ -18,9 +17,8 @@ from albef_mm.checkpoint import convert_albef_state_dict
 from albef_mm.datasets import generate_shapes
 from albef_mm.engine.hooks.eval_progress_hook import EvalProgressHook
 from albef_mm.engine.progress import ETAProgress, format_seconds
-from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
-from helpers.recording import RecordingLogger
+from helpers.recording import RecordingLogger, validate_with_logs
 from helpers.tiny import REPO_ROOT
 
 
@@ -50,15 +48,6 @@ def test_eta_progress_lines():
     assert format_seconds(3725.4) == '1:02:05'
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
 @pytest.fixture(scope='module')
 def shapes(tmp_path_factory):
     root = tmp_path_factory.mktemp('shapes')
@@ -75,17 +64,8 @@ def _val(config, shapes, tmp_path, extra):
         'val_dataloader.num_workers': 0,
         'val_dataloader.persistent_workers': False,
         'val_dataloader.dataset.data_root': shapes, **extra})
-    cfg.train_dataloader = cfg.train_cfg = cfg.optim_wrapper = None
-    cfg.param_scheduler = None
-    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
-    runner = RUNNERS.build(cfg)
-    collect = _Collect()
-    runner.logger.addHandler(collect)
-    try:
-        metrics = runner.val()
-    finally:
-        runner.logger.removeHandler(collect)
-    return metrics, collect.lines
+    _, metrics, records = validate_with_logs(cfg)
+    return metrics, [record.getMessage() for record in records]
 
 
 def test_batchwise_eval_loop_logs_progress(shapes, tmp_path):
