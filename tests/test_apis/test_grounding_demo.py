@@ -2,7 +2,6 @@
 VisualGroundingInferencer with the committed tiny Shapes grounding model:
 the PNGs are written, and the heat maps peak inside the referred objects of
 unseen Shapes scenes."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -14,6 +13,7 @@ from albef_mm.apis import VisualGroundingInferencer
 from albef_mm.datasets import generate_shapes
 from helpers.tiny import CONFIG_ROOT, REPO_ROOT
 from albef_mm.visualization import peak_location
+from helpers.scripts import load_script
 
 CFG = osp.join(CONFIG_ROOT, 'albef', 'grounding_shapes_tiny.py')
 CKPT = osp.join(REPO_ROOT, 'tests', 'data', 'grounding',
@@ -21,11 +21,7 @@ CKPT = osp.join(REPO_ROOT, 'tests', 'data', 'grounding',
 
 
 def _demo():
-    spec = importlib.util.spec_from_file_location(
-        'grounding_demo', osp.join(REPO_ROOT, 'demo', 'grounding_demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
-    return demo
+    return load_script('demo', 'grounding_demo.py')
 
 
 @pytest.fixture(scope='module')

@@ -9,6 +9,7 @@ from albef_mm.checkpoint import (convert_albef_state_dict,
                                  load_checkpoint_to_model)
 from albef_mm.registry import MODELS
 from helpers import tiny_pretrain_model_cfg
+from helpers.scripts import load_script
 
 
 def test_pos_embed_interpolation():
@@ -111,17 +112,10 @@ def test_pos_embed_interpolated_on_load():
 
 
 def test_converter_tool(tmp_path):
-    import importlib.util
-    import os.path as osp
-    from helpers.tiny import REPO_ROOT
     fx = torch.load(oracle_fixture('pretrain.pth'))
     src = tmp_path / 'albef.pth'
     torch.save({'model': fx['model'], 'epoch': 29}, src)
-    spec = importlib.util.spec_from_file_location(
-        'albef_to_mm', osp.join(REPO_ROOT, 'tools', 'model_converters',
-                                'albef_to_mm.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _converter()
     dst = tmp_path / 'out' / 'mm.pth'
     assert tool.main([str(src), str(dst)]) == 0
     converted = torch.load(dst)['state_dict']
@@ -225,15 +219,7 @@ def test_loading_goes_through_the_model_seam():
 
 
 def _converter():
-    import importlib.util
-    import os.path as osp
-    from helpers.tiny import REPO_ROOT
-    spec = importlib.util.spec_from_file_location(
-        'albef_to_mm_cfg', osp.join(REPO_ROOT, 'tools', 'model_converters',
-                                    'albef_to_mm.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools', 'model_converters', 'albef_to_mm.py')
 
 
 def test_converter_with_config_uses_the_model_and_checks_the_fit(

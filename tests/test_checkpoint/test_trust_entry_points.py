@@ -2,9 +2,7 @@
 ``tools/test.py``, the converter) reads it weights-only, refuses a
 code-running pickle without the opt-in and loads it with the opt-in; a real
 checkpoint of a training run resumes without any opt-in."""
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -18,6 +16,7 @@ from albef_mm.datasets import generate_shapes
 from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
 from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 TINY = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
 TOOLS = osp.join(REPO_ROOT, 'tools')
@@ -120,12 +119,8 @@ def test_load_from_and_resume_refuse_untrusted_unless_opted_in(
 
 
 def _tool(name, path):
-    if TOOLS not in sys.path:
-        sys.path.insert(0, TOOLS)  # tools/test.py imports tools/train.py
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # tools/test.py imports tools/train.py
+    return load_script(path, name=name, tools_on_path=True)
 
 
 def test_tools_test_refuses_untrusted_unless_opted_in(trained, tmp_path):

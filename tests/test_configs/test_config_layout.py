@@ -3,7 +3,6 @@ blocks (encoders, tiny sizes, augmentation ops), hooks registered once,
 no false unknown-key warnings."""
 import contextlib
 import glob
-import importlib.util
 import io
 import os.path as osp
 
@@ -12,6 +11,7 @@ from mmengine.config import Config
 
 from albef_mm.registry import TRANSFORMS
 from helpers import CONFIG_ROOT
+from helpers.scripts import load_script
 from helpers.tiny import (REPO_ROOT, TINY_OVERRIDES,
                                    TINY_SIZES_FILE, tiny_pretrain_model_cfg)
 
@@ -148,11 +148,7 @@ def test_albef_ops_are_defined_once():
 
 
 def _train_module():
-    spec = importlib.util.spec_from_file_location(
-        'albef_train_tool', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'train.py')
 
 
 def _warnings(module, cfg) -> str:

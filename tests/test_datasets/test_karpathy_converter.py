@@ -1,5 +1,4 @@
 import copy
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,19 +8,14 @@ from PIL import Image
 
 from albef_mm.datasets import RetrievalDataset
 from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 DATA = osp.join(REPO_ROOT, 'tests', 'data', 'karpathy')
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'karpathy_to_albef',
-        osp.join(REPO_ROOT, 'tools', 'dataset_converters',
-                 'karpathy_to_albef.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'dataset_converters', 'karpathy_to_albef.py')
 
 
 def _load(path):

@@ -1,5 +1,4 @@
 """NLVR2 / SNLI-VE datasets and the converters from the official files."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -11,17 +10,14 @@ from PIL import Image
 from albef_mm.datasets import NLVR2Dataset, SNLIVEDataset
 from albef_mm.datasets.transforms import ImageLoadError
 from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 DATA = osp.join(REPO_ROOT, 'tests', 'data')
 
 
 def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO_ROOT, 'tools', 'dataset_converters',
-                       f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'dataset_converters', f'{name}.py',
+                       name=name)
 
 
 def write_json(path, obj):

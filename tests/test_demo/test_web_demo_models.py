@@ -1,21 +1,17 @@
 """How ``demo/web_demo.py`` picks each tab's config and checkpoint, and
 what a tab without one says (no browser, no gradio needed)."""
-import importlib.util
 import os
 import os.path as osp
 
 import pytest
 
 from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 
 @pytest.fixture(scope='module')
 def web_demo():
-    spec = importlib.util.spec_from_file_location(
-        'web_demo', osp.join(REPO_ROOT, 'demo', 'web_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('demo', 'web_demo.py')
 
 
 def _touch(path, mtime=None):

@@ -2,8 +2,6 @@
 the training step without cached image keys/values (the original's order
 of operations, pre-training and retrieval), the temperature clamp, the ITC
 loss with the current alpha and the predicted scores."""
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
@@ -13,16 +11,11 @@ from parity import pretrain as parity_pretrain
 from parity import retrieval as parity_retrieval
 from parity import run_fixture
 from parity.reference import without_kv_reuse
-from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'albef_parity', osp.join(REPO_ROOT, 'tools', 'analysis',
-                                 'albef_parity.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools', 'analysis', 'albef_parity.py')
 
 
 def test_pretrain_fixture_matches_with_injected_and_seeded_draws():

@@ -17,6 +17,7 @@ from albef_mm.datasets.transforms.loading import (ImageLoadError,
                                                   load_rgb_image)
 from albef_mm.registry import DATASETS, MODELS
 from helpers import CONFIG_ROOT, tiny_pretrain_model_cfg
+from helpers.scripts import load_script
 
 TINY_VOCAB = osp.join(osp.dirname(__file__), '..', 'data', 'tiny_vocab')
 
@@ -213,11 +214,7 @@ def test_load_from_a_directory(tmp_path):
 
 # ---------------------------------------------------------------- configs
 def test_unknown_top_level_key_is_flagged_with_the_close_match(capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', osp.join(CONFIG_ROOT, '..', 'tools', 'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script('tools', 'train.py', name='train_tool')
     cfg = Config(dict(train_dataloder=dict(), model=dict()))
     tool.warn_unknown_keys(cfg)
     out = capsys.readouterr()

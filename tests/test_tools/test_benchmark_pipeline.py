@@ -1,7 +1,6 @@
 """tools/analysis/benchmark_pipeline.py: per-worker samples/s, the main
 process's cost per batch, the num_workers recommendation, synthetic data
 for configs whose data are absent, and the errors when data are missing."""
-import importlib.util
 import json
 import math
 import os
@@ -16,15 +15,12 @@ from PIL import Image
 from albef_mm.datasets import generate_shapes
 from albef_mm.models.tokenizer import ALBEFTokenizer
 from helpers import CONFIG_ROOT, TINY_VOCAB
-from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 
 def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_pipeline.py')
-    spec = importlib.util.spec_from_file_location('benchmark_pipeline', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'analysis', 'benchmark_pipeline.py',
+                       name='benchmark_pipeline')
 
 
 tool = _load_tool()

@@ -1,7 +1,6 @@
 """tools/download.py against a local server standing in for the authors'
 host: data.tar.gz unpacked where the configs read it, once; existing
 files left alone; a hostile archive refused; weights by model name."""
-import importlib.util
 import io
 import os.path as osp
 import tarfile
@@ -11,17 +10,14 @@ import torch
 from local_http import refused_url, serve
 
 from albef_mm.utils import download as dl
+from helpers.scripts import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RELEASE = '/sfr-pcl-data-research/ALBEF/'
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'albef_download_tool', osp.join(REPO, 'tools', 'download.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'download.py')
 
 
 def _tar(members):

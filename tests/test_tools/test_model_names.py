@@ -1,10 +1,8 @@
 """tools/test.py and tools/train.py take a registered model name where
 they take a config, and a URL or a model name where they take a
 checkpoint; a path wins over a name."""
-import importlib.util
 import os
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -14,21 +12,16 @@ from albef_mm.apis import get_model
 from albef_mm.datasets import generate_shapes
 from albef_mm.utils import config_path
 from albef_mm.utils import download as dl
+from helpers.scripts import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools')
 VOCAB = {'model.data_preprocessor.tokenizer.name_or_path':
          osp.join(REPO, 'tests', 'data', 'tiny_vocab')}
 
 
 def _tool(name):
-    if TOOLS not in sys.path:
-        sys.path.insert(0, TOOLS)  # tools/test.py imports tools/train.py
-    spec = importlib.util.spec_from_file_location(
-        f'albef_tools_{name}', osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # tools/test.py imports tools/train.py
+    return load_script('tools', f'{name}.py', tools_on_path=True)
 
 
 def test_config_by_name_and_path_first(tmp_path, monkeypatch, capsys):

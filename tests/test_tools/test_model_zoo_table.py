@@ -1,21 +1,14 @@
 """tools/analysis/model_zoo_table.py prints one row per registered model
 with its weights, the paper's numbers and its evaluation command, all read
 from the metafile."""
-import importlib.util
-import os.path as osp
 
 from albef_mm.apis import list_models
+from helpers.scripts import load_script
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'model_zoo_table', osp.join(REPO, 'tools', 'analysis',
-                                    'model_zoo_table.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'analysis', 'model_zoo_table.py')
 
 
 def test_one_row_per_model_with_paper_numbers_and_command(capsys):

@@ -3,7 +3,6 @@
 the checkpoint converter and the Shapes generator tool -- and that the
 outputs stay what they were."""
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import types
@@ -19,16 +18,11 @@ from albef_mm.engine.hooks.eval_progress_hook import EvalProgressHook
 from albef_mm.engine.progress import ETAProgress, format_seconds
 from helpers import CONFIG_ROOT
 from helpers.recording import RecordingLogger, validate_with_logs
-from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 
 def _tool(*parts):
-    path = osp.join(REPO_ROOT, 'tools', *parts)
-    spec = importlib.util.spec_from_file_location(
-        'tool_' + parts[-1][:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', *parts)
 
 
 def test_eta_progress_lines():

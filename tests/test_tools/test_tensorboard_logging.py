@@ -12,17 +12,13 @@ from albef_mm.datasets import generate_shapes
 from albef_mm.engine.vis_backends import check_vis_backends, enable_tensorboard
 from albef_mm.registry import RUNNERS
 from helpers import CONFIG_ROOT
-from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'retrieval_shapes_tiny.py')
 
 
 def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'albef_train_tool', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools', 'train.py')
 
 
 def _args(tool, work, shapes, *extra):

@@ -1,7 +1,6 @@
 """keep_freed_cpu_memory: glibc keeps freed tensor memory (no page faults
 on re-use), other C libraries are left alone, and the tools apply it on
 CPU-only machines unless --default-malloc."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import torch
 
 from helpers.page_faults import (ON_GLIBC, expected_faults,
                                           fault_granularity)
+from helpers.scripts import load_script
 from helpers.tiny import REPO_ROOT
 from albef_mm.utils import cpu_allocator
 
@@ -101,12 +101,8 @@ def test_success_is_logged(monkeypatch):
 def _load_tool(name):
     """tools/<name>.py as a fresh module (the caller puts tools/ on the
     path where the tool imports its siblings)."""
-    path = osp.join(REPO_ROOT, 'tools', name + '.py')
-    spec = importlib.util.spec_from_file_location(
-        f'albef_{name}_tool_malloc', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools', name + '.py',
+                       name=f'albef_{name}_tool_malloc')
 
 
 @pytest.mark.parametrize('cuda,flag,applied', [
