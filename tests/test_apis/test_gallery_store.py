@@ -2,7 +2,6 @@
 interruption, exact and FAISS search, ITM re-ranking as the in-memory
 gallery, refusal of another model's store, unreadable and non-image files
 named; the tools/gallery.py command."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -22,6 +21,7 @@ from albef_mm.apis.gallery_store import (StoreMismatchError,
 from helpers.retrieval import (shapes_images, shapes_with_vocab,
                                tiny_retrieval_inferencer)
 from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 
 @pytest.fixture(scope='module')
@@ -212,10 +212,7 @@ def test_web_demo_retrieval_tab_searches_a_store(setup, tmp_path,
     inf.set_image_gallery(shapes_images(data, 2))  # the tab must switch
     monkeypatch.setitem(sys.modules, 'gradio',
                         types.SimpleNamespace(Error=RuntimeError))
-    spec = importlib.util.spec_from_file_location(
-        'web_demo', osp.join(REPO_ROOT, 'demo', 'web_demo.py'))
-    web_demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(web_demo)
+    web_demo = load_script('demo', 'web_demo.py')
     gallery, folders, name = web_demo.store_gallery(store_dir)
     assert name == f'all 6 images of the gallery store `{store_dir}`'
     assert folders == [osp.join(data, 'images')]

@@ -1,7 +1,6 @@
 """``BF16AutocastOptimWrapper``: bf16 autocast without a loss scaler on the
 CPU (``--amp`` of tools/train.py and benchmark.py where there is no GPU)."""
 import contextlib
-import importlib.util
 import os.path as osp
 from unittest import mock
 
@@ -17,7 +16,8 @@ from albef_mm.engine.optimizers import (BF16AutocastOptimWrapper,
                                         use_mixed_precision)
 from albef_mm.registry import MODELS
 from helpers import CONFIG_ROOT
-from helpers.tiny import REPO_ROOT, tiny_pretrain_model_cfg
+from helpers.tiny import tiny_pretrain_model_cfg
+from helpers.scripts import load_script
 
 
 def _optim(model, wrapper='BF16AutocastOptimWrapper'):
@@ -109,10 +109,7 @@ def test_cpu_flag_detection(tmp_path, flags, expected):
 
 
 def test_train_tool_amp_on_cpu_selects_the_wrapper():
-    spec = importlib.util.spec_from_file_location(
-        'albef_train_tool', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script('tools', 'train.py')
     config = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
     with mock.patch.object(torch.cuda, 'is_available', return_value=False):
         cfg = tool.merge_args(Config.fromfile(config),

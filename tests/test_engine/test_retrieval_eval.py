@@ -22,6 +22,7 @@ from albef_mm.engine.runner.retrieval_loop import RetrievalEvalMixin
 from albef_mm.registry import MODELS
 from helpers import CONFIG_ROOT
 from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 CFG = osp.join(CONFIG_ROOT, 'albef', 'retrieval_shapes_tiny.py')
 
@@ -82,12 +83,8 @@ def test_single_and_two_process_evaluation_agree(setup):
 
 
 def test_retrieval_demo_ranks_images_by_itm(setup, tmp_path):
-    import importlib.util
     data, ckpt, _ = setup
-    spec = importlib.util.spec_from_file_location(
-        'retrieval_demo', osp.join(REPO_ROOT, 'demo', 'retrieval_demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_script('demo', 'retrieval_demo.py')
     out = tmp_path / 'top.png'
     results = demo.main([
         CFG, ckpt, '--images', osp.join(data, 'images'), '--text',

@@ -1,7 +1,6 @@
 """tools/train.py's test-after-train tests the best-validation checkpoint
 when the config keeps one (as ALBEF's Retrieval.py), else the last weights,
 and says which."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -13,17 +12,13 @@ from albef_mm.datasets import generate_shapes
 from albef_mm.engine.runner.test_after_train import (figure_lines,
                                                      evaluated_split_files)
 from helpers import CONFIG_ROOT
-from helpers.tiny import REPO_ROOT
+from helpers.scripts import load_script
 
 CONFIG = osp.join(CONFIG_ROOT, 'albef', 'pretrain_shapes_tiny.py')
 
 
 def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'albef_train_tool', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'train.py')
 
 
 @pytest.fixture(scope='module')

@@ -5,25 +5,18 @@ an output that is one of their inputs, a folder, a link or an existing
 file without ``--overwrite``; the web demo picks the checkpoint a run
 wrote, whatever else lies in the work dir.
 """
-import importlib.util
 import os
-import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 from conftest import oracle_fixture
+from helpers.scripts import load_script
 from PIL import Image
-
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 
 
 def _tool(*parts):
-    spec = importlib.util.spec_from_file_location(
-        parts[-1][:-3], osp.join(REPO, *parts))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(*parts, name=parts[-1][:-3])
 
 
 # ------------------------------------------------------------ converter
